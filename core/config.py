@@ -1,0 +1,164 @@
+"""Settings from ``GS_*`` environment variables and ``.streamlit/secrets.toml``.
+
+The environment wins over secrets.toml. Secret values (API keys) are kept out of ``repr`` and of
+every message, so a settings object can be logged or shown safely.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from core.errors import ConfigError
+
+DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "SPY", "QQQ", "BTCUSDT", "ETHUSDT")
+SOURCES = ("simulator", "replay")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, name: str) -> float:
+    """Parse ``30s``, ``15m``, ``12h``, ``7d``, ``2w`` (or plain seconds) into seconds."""
+    raw = text.strip().lower()
+    try:
+        if raw and raw[-1] in _DURATION_UNITS:
+            seconds = float(raw[:-1]) * _DURATION_UNITS[raw[-1]]
+        else:
+            seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a duration; use e.g. 90s, 15m, 12h or 7d.") from None
+    if seconds < 0:
+        raise ConfigError(f"{name} must not be negative.")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the app and the ``gsig`` command. See the README for the table."""
+
+    source: str = "simulator"
+    watchlist: tuple[str, ...] = DEFAULT_WATCHLIST
+    sim_seed: int = 42
+    sim_tick_rate: float = 3.0
+    sim_market_hours: bool = False
+    replay_path: str = ""
+    replay_speed: float = 1.0
+    data_dir: str = "data"
+    database_url: str = ""
+    redis_url: str = field(default="", repr=False)
+    redis_stream_maxlen: int = 10_000
+    tick_retention_s: float = 7 * 86400.0
+    store_enabled: bool = True
+    dask_scheduler: str = ""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def effective_database_url(self) -> str:
+        """``GS_DATABASE_URL`` or a SQLite file in ``GS_DATA_DIR``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir) / 'goldensignals.db'}"
+
+    def secret(self, name: str) -> str:
+        """A secret by its GS_ name (e.g. ``GS_POLYGON_API_KEY``); empty when not set."""
+        return self.secrets.get(name, "")
+
+    def describe(self) -> dict[str, str]:
+        """Non-secret settings as text, for the sidebar and ``gsig``; URLs lose their password."""
+        out = {}
+        for f in fields(self):
+            if f.name == "secrets":
+                continue
+            value = getattr(self, f.name)
+            if f.name.endswith("_url") and value:
+                value = redact_url(value)
+            out[f.name] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return out
+
+
+def redact_url(url: str) -> str:
+    """``redis://user:pw@host`` -> ``redis://user:***@host``."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    cred, host = rest.rsplit("@", 1)
+    user = cred.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in cred else f"{scheme}://***@{host}"
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return {str(k).upper(): str(v) for k, v in data.items() if not isinstance(v, dict)}
+
+
+def _bool(raw: str, name: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true/false.")
+
+
+def _number(raw: str, name: str, kind: type) -> float | int:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets_path: str | Path | None = None
+) -> Settings:
+    """Build :class:`Settings` from the environment and secrets.toml (environment wins)."""
+    env = os.environ if env is None else env
+    path = Path(secrets_path) if secrets_path else Path(".streamlit") / "secrets.toml"
+    merged: dict[str, str] = {k: v for k, v in _read_secrets(path).items() if k.startswith("GS_")}
+    merged.update({k: v for k, v in env.items() if k.startswith("GS_")})
+
+    def get(name: str) -> str | None:
+        value = merged.get(name)
+        return value if value not in (None, "") else None
+
+    kwargs: dict[str, object] = {}
+    if (v := get("GS_SOURCE")) is not None:
+        if v.strip().lower() not in SOURCES:
+            raise ConfigError(f"GS_SOURCE={v!r} is not a known source; use one of {', '.join(SOURCES)}.")
+        kwargs["source"] = v.strip().lower()
+    if (v := get("GS_WATCHLIST")) is not None:
+        from core.symbols import normalize_symbol
+
+        kwargs["watchlist"] = tuple(normalize_symbol(s) for s in v.split(",") if s.strip())
+    numbers = {
+        "GS_SIM_SEED": ("sim_seed", int), "GS_SIM_TICK_RATE": ("sim_tick_rate", float),
+        "GS_REPLAY_SPEED": ("replay_speed", float),
+        "GS_REDIS_STREAM_MAXLEN": ("redis_stream_maxlen", int),
+    }
+    for env_name, (attr, kind) in numbers.items():
+        if (v := get(env_name)) is not None:
+            kwargs[attr] = _number(v, env_name, kind)
+    texts = {
+        "GS_REPLAY_PATH": "replay_path", "GS_DATA_DIR": "data_dir",
+        "GS_DATABASE_URL": "database_url", "GS_REDIS_URL": "redis_url",
+        "GS_DASK_SCHEDULER": "dask_scheduler",
+    }
+    for env_name, attr in texts.items():
+        if (v := get(env_name)) is not None:
+            kwargs[attr] = v.strip()
+    for env_name, attr in (("GS_SIM_MARKET_HOURS", "sim_market_hours"),
+                           ("GS_STORE_ENABLED", "store_enabled")):
+        if (v := get(env_name)) is not None:
+            kwargs[attr] = _bool(v, env_name)
+    if (v := get("GS_TICK_RETENTION")) is not None:
+        kwargs["tick_retention_s"] = parse_duration(v, "GS_TICK_RETENTION")
+    if kwargs.get("source") == "replay" and not kwargs.get("replay_path"):
+        raise ConfigError("GS_SOURCE=replay needs GS_REPLAY_PATH (a CSV or Parquet file).")
+    secrets = {k: v for k, v in merged.items() if k.endswith(("_KEY", "_SECRET", "_TOKEN"))}
+    return Settings(secrets=secrets, **kwargs)  # type: ignore[arg-type]
