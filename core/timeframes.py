@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from core.errors import ValidationError
 
 TIMEFRAMES: dict[str, int] = {
@@ -29,3 +31,8 @@ def timeframe_seconds(timeframe: str) -> int:
 def bucket_start(epoch_seconds: float, seconds: int) -> int:
     """Start (epoch seconds) of the ``seconds``-long bucket holding ``epoch_seconds``."""
     return int(epoch_seconds // seconds) * seconds
+
+
+def utc_from_epoch(epoch: float) -> datetime:
+    """Epoch seconds to a tz-aware UTC datetime."""
+    return datetime.fromtimestamp(epoch, timezone.utc)

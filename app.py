@@ -1,0 +1,30 @@
+"""GoldenSignals: the router. Pages live in pages/; this file only sets up and navigates."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.runtime import get_runtime
+from components.status import render_simulated_banner, render_source_status
+from core.errors import GSError
+
+st.set_page_config(page_title="GoldenSignals", page_icon=":material/candlestick_chart:",
+                   layout="wide")
+
+try:
+    runtime = get_runtime()
+except GSError as exc:
+    st.error(f"GoldenSignals could not start its market data: {exc}")
+    st.stop()
+
+with st.sidebar:
+    st.markdown("## GoldenSignals")
+    render_source_status(runtime)
+
+render_simulated_banner(runtime)
+
+pages = [
+    st.Page("pages/live_quotes.py", title="Live Quotes", icon=":material/monitoring:",
+            default=True, url_path="live-quotes"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,82 @@
+"""The watchlist: its table, and where the list of symbols lives (URL and stored settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core.feeds.snapshot import WatchRow
+from core.runtime import Runtime
+from core.symbols import is_valid_symbol
+
+SETTINGS_KEY = "watchlist"
+COLUMNS = ["Symbol", "Last", "Bid", "Ask", "Change", "Change %", "Volume", "Source", "Age (s)"]
+
+
+def watchlist_frame(symbols: Sequence[str], rows: Mapping[str, WatchRow], now: datetime
+                    ) -> pd.DataFrame:
+    """One row per watched symbol, in watchlist order; symbols without data yet show blanks."""
+    records = []
+    for symbol in symbols:
+        r = rows.get(symbol)
+        if r is None:
+            records.append([symbol] + [None] * 6 + ["waiting for data", None])
+            continue
+        age = max(0.0, (now - r.updated).total_seconds())
+        records.append([symbol, r.last, r.bid, r.ask, r.change, r.change_pct, r.volume, r.source,
+                        round(age, 1)])
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def _color_change(value: object) -> str:
+    if not isinstance(value, (int, float)) or value != value or value == 0:
+        return ""
+    return "color: #26a69a" if value > 0 else "color: #ef5350"
+
+
+def format_price(value: float, signed: bool = False) -> str:
+    """Two decimals for ordinary prices, more for prices under 1 (XRP, DOGE)."""
+    digits = 2 if abs(value) >= 1 or value == 0 else 5
+    return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+
+
+def format_volume(value: float) -> str:
+    """Whole units for shares, decimals for small crypto sizes."""
+    return f"{value:,.0f}" if value >= 100 or value == 0 else f"{value:,.4f}"
+
+
+def render_watchlist_table(frame: pd.DataFrame) -> None:
+    """The watchlist as a styled, read-only table."""
+    styled = frame.style.map(_color_change, subset=["Change", "Change %"]).format(
+        {"Last": format_price, "Bid": format_price, "Ask": format_price,
+         "Change": lambda v: format_price(v, signed=True), "Change %": "{:+.2f}%",
+         "Volume": format_volume, "Age (s)": "{:.1f}"}, na_rep="—")
+    st.dataframe(styled, hide_index=True, width="stretch", key="watchlist_table")
+
+
+def load_watchlist(runtime: Runtime) -> list[str]:
+    """The session's watchlist: from the URL, else the last one saved, else the configured one."""
+    if "watchlist" not in st.session_state:
+        raw = st.query_params.get("symbols")
+        symbols: list[str] = []
+        if raw:
+            symbols = [s for s in raw.split(",") if is_valid_symbol(s)]
+        elif runtime.store is not None:
+            symbols = [s for s in runtime.store.settings.get(SETTINGS_KEY, []) or []
+                       if is_valid_symbol(s)]
+        st.session_state["watchlist"] = symbols or list(runtime.settings.watchlist)
+    return list(st.session_state["watchlist"])
+
+
+def save_watchlist(runtime: Runtime, symbols: Sequence[str]) -> None:
+    """Keep the watchlist in the session, the URL and the store (for the next new session)."""
+    st.session_state["watchlist"] = list(symbols)
+    st.query_params["symbols"] = ",".join(symbols)
+    if runtime.store is not None:
+        try:
+            runtime.store.settings.set(SETTINGS_KEY, list(symbols))
+        except Exception as exc:  # the session and URL still hold the list
+            st.toast(f"Could not save the watchlist: {exc}")

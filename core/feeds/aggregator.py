@@ -1,0 +1,259 @@
+"""The feed hub: one background thread that validates, snapshots, builds candles, publishes, stores.
+
+Sources call :meth:`FeedHub.ingest` from their own threads; the hub thread does everything else, so
+sources never wait on the bus or the database. The thread never raises: a bad event is counted and
+dropped, a failing bus or store is counted and retried, and :meth:`stop` drains every event already
+received into the store before it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.bus.base import Bus
+from core.errors import BusError, GSError
+from core.feeds.base import Source, SourceHealth
+from core.feeds.candles import CandleBook
+from core.feeds.snapshot import QuoteBoard, WatchRow
+from core.models import Bar, Event, Quote, Tick
+from core.symbols import normalize_symbol
+from core.timeframes import TIMEFRAMES
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+class TickSink(Protocol):
+    """Where the hub persists ticks (the store's TickWriter)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def submit(self, ticks: Sequence[Tick]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Hub behaviour. ``max_future_s`` rejects events stamped further ahead than this."""
+
+    timeframes: tuple[str, ...] = tuple(TIMEFRAMES)
+    keep_bars: int = 600
+    max_future_s: float = 5.0
+    max_batch: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Counters since start; shown in the sidebar and used by the benchmarks."""
+
+    received: int
+    accepted: int
+    rejected: int
+    late: int
+    published: int
+    bus_errors: int
+    queue_depth: int
+    last_rejection: str = ""
+    last_bus_error: str = ""
+    running: bool = False
+
+
+@dataclass
+class _Counters:
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    late: int = 0
+    published: int = 0
+    bus_errors: int = 0
+    last_rejection: str = ""
+    last_bus_error: str = ""
+    by_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class FeedHub:
+    """One per process: owns the source, the snapshot and the candles.
+
+    Parameters
+    ----------
+    source
+        Where events come from.
+    bus
+        Where quotes (``quotes.<SYM>``, a tuple of events per batch) and closed candles
+        (``bars.<tf>.<SYM>``) are published; None to publish nothing (an app replica).
+    sink
+        Where ticks are persisted in batches; None for no persistence.
+    """
+
+    def __init__(self, source: Source, bus: Bus | None = None, sink: TickSink | None = None,
+                 config: HubConfig | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.source, self.bus, self.sink = source, bus, sink
+        self.config = config or HubConfig()
+        self._clock = clock
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._board = QuoteBoard()
+        self._candles = CandleBook(self.config.timeframes, self.config.keep_bars)
+        self._counters = _Counters()
+        self._thread: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self._topics: dict[str, str] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> FeedHub:
+        """Start the hub thread, the sink and the source; calling it again does nothing."""
+        with self._state_lock:
+            if self.running:
+                return self
+            if self.sink is not None:
+                self.sink.start()
+            self._thread = threading.Thread(target=self._run, name="gs-feed-hub", daemon=True)
+            self._thread.start()
+            self.source.start(self.ingest)
+        return self
+
+    def stop(self) -> None:
+        """Stop the source, process everything received, flush the sink; idempotent."""
+        with self._state_lock:
+            self.source.stop()
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(_STOP)
+                thread.join()
+            if self.sink is not None:
+                self.sink.stop()
+
+    # --- input -----------------------------------------------------------------------------
+    def ingest(self, events: Sequence[Event]) -> None:
+        """Hand a batch of events to the hub thread (thread-safe, never blocks)."""
+        self._queue.put(events)
+
+    def add_symbol(self, raw: str) -> str:
+        """Validate, normalise and subscribe a symbol; returns the normalised symbol.
+
+        Raises InvalidSymbol for a malformed one and UnknownSymbol when the source lacks it.
+        """
+        symbol = normalize_symbol(raw)
+        self.source.subscribe([symbol])
+        return symbol
+
+    # --- the thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            batch: list[Event] = []
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.extend(item)
+                if stopping or len(batch) >= self.config.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._process(batch)
+                except Exception as exc:  # never let the thread die
+                    log.exception("feed hub failed on a batch")
+                    self._counters.last_rejection = f"internal error: {exc}"
+
+    def _valid(self, event: object, horizon: float) -> str:
+        """Return "" for an acceptable event, else why it is rejected."""
+        if isinstance(event, Tick | Quote):
+            ts = event.ts.timestamp()
+        elif isinstance(event, Bar):
+            ts = event.start.timestamp()
+        else:
+            return f"not a market data event: {type(event).__name__}"
+        if not math.isfinite(ts) or ts > horizon:
+            return f"{event.symbol}: time {event.ts if hasattr(event, 'ts') else ts} is in the future"
+        return ""
+
+    def _process(self, batch: list[Event]) -> None:
+        c = self._counters
+        c.received += len(batch)
+        horizon = self._clock() + self.config.max_future_s
+        per_symbol: dict[str, list[Event]] = {}
+        ticks: list[Tick] = []
+        closed: list[Bar] = []
+        with self._lock:
+            for event in batch:
+                reason = self._valid(event, horizon)
+                if reason:
+                    c.rejected += 1
+                    c.last_rejection = reason
+                    continue
+                if isinstance(event, Tick):
+                    ticks.append(event)
+                    if not self._board.apply_tick(event):
+                        c.late += 1
+                    else:
+                        closed += self._candles.add_tick(event.symbol, event.ts.timestamp(),
+                                                         event.price, event.size, event.source)
+                elif isinstance(event, Quote):
+                    self._board.apply_quote(event)
+                else:
+                    if self._board.apply_bar(event):
+                        closed += self._candles.add_bar(event)
+                group = per_symbol.get(event.symbol)
+                if group is None:
+                    per_symbol[event.symbol] = [event]
+                else:
+                    group.append(event)
+                c.accepted += 1
+        if self.sink is not None and ticks:
+            self.sink.submit(ticks)
+        if self.bus is not None:
+            self._publish(per_symbol, closed)
+
+    def _topic(self, symbol: str) -> str:
+        topic = self._topics.get(symbol)
+        if topic is None:
+            topic = self._topics[symbol] = f"quotes.{symbol}"
+        return topic
+
+    def _publish(self, per_symbol: dict[str, list[Event]], closed: list[Bar]) -> None:
+        items: list[tuple[str, Any]] = [(self._topic(s), tuple(ev)) for s, ev in per_symbol.items()]
+        items += [(f"bars.{b.timeframe}.{b.symbol}", b) for b in closed]
+        try:
+            self.bus.publish_many(items)  # type: ignore[union-attr]
+            self._counters.published += len(items)
+        except (BusError, GSError, OSError) as exc:
+            self._counters.bus_errors += 1
+            self._counters.last_bus_error = str(exc)
+
+    # --- reading ---------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, WatchRow]:
+        """Immutable copy of the latest row per symbol."""
+        with self._lock:
+            return self._board.rows()
+
+    def candles(self, symbol: str, timeframe: str) -> list[Bar]:
+        """Candles built live for ``symbol`` (closed ones plus the one in progress)."""
+        with self._lock:
+            return self._candles.bars(symbol, timeframe)
+
+    def health(self) -> SourceHealth:
+        """The source's own report."""
+        return self.source.health()
+
+    def stats(self) -> HubStats:
+        c = self._counters
+        return HubStats(c.received, c.accepted, c.rejected, c.late + self._candles.late,
+                        c.published, c.bus_errors, self._queue.qsize(), c.last_rejection,
+                        c.last_bus_error, self.running)

@@ -1,0 +1,30 @@
+"""Bars for a chart: live candles from the hub, extended back with the source's history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from core.feeds.aggregator import FeedHub
+from core.models import Bar
+from core.timeframes import utc_from_epoch
+
+
+def chart_bars(hub: FeedHub, symbol: str, timeframe: str, count: int = 200,
+               clock: Callable[[], float] = time.time) -> list[Bar]:
+    """The last ``count`` bars of ``symbol``: history (when the source has it) then live candles.
+
+    History ends where the live candles begin and its last close is the first live open, so the
+    chart is continuous and never empty on a simulated market.
+    """
+    live = hub.candles(symbol, timeframe)
+    history = getattr(hub.source, "history", None)
+    if history is None or len(live) >= count:
+        return live[-count:]
+    if live:
+        end, price = live[0].start, live[0].open
+    else:
+        row = hub.snapshot().get(symbol)
+        end, price = utc_from_epoch(clock()), (row.last if row else None)
+    past = [b for b in history(symbol, timeframe, end, count - len(live), price) if b.start < end]
+    return (past + live)[-count:]

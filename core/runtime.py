@@ -1,0 +1,111 @@
+"""Assemble a process's live data plane from settings: source, bus, store, hub, control.
+
+Three shapes, one hub class:
+
+- ``app`` without ``GS_REDIS_URL``: the source runs in the app process, in-memory bus, store.
+- ``app`` with ``GS_REDIS_URL``: a replica; its source is the bus fed by ``gsig feed``.
+- ``feed``: ``gsig feed``; the source publishes to Redis for every replica and is persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from core.bus.base import Bus
+from core.bus.factory import make_bus
+from core.config import Settings
+from core.errors import ConfigError, GSError
+from core.feeds.aggregator import FeedHub
+from core.feeds.base import Source
+from core.feeds.bus_source import BusSource
+from core.feeds.control import FeedControl
+from core.feeds.simulator import SimulatorConfig, SimulatorSource
+from core.store import Store
+from core.store.writer import TickWriter
+
+log = logging.getLogger(__name__)
+
+
+def make_source(settings: Settings) -> Source:
+    """The configured market data source (the simulator unless GS_SOURCE says otherwise)."""
+    if settings.source == "replay":
+        from core.feeds.replay import ReplayConfig, ReplaySource
+
+        return ReplaySource(ReplayConfig(path=settings.replay_path, speed=settings.replay_speed))
+    return SimulatorSource(SimulatorConfig(seed=settings.sim_seed,
+                                           tick_rate=settings.sim_tick_rate,
+                                           market_hours=settings.sim_market_hours))
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs for live data; ``start``/``stop`` are idempotent."""
+
+    settings: Settings
+    hub: FeedHub
+    bus: Bus | None
+    store: Store | None
+    control: FeedControl | None = None
+    problems: list[str] = field(default_factory=list)
+    role: str = "app"
+
+    @property
+    def replica(self) -> bool:
+        """True for an app that shows quotes from a separate feed process."""
+        return isinstance(self.hub.source, BusSource)
+
+    def start(self) -> Runtime:
+        self.hub.start()
+        if self.control is not None:
+            self.control.start()
+        return self
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        self.hub.stop()
+        if self.bus is not None:
+            self.bus.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _open_store(settings: Settings, problems: list[str]) -> Store | None:
+    if not settings.store_enabled:
+        return None
+    try:
+        return Store.open(settings.effective_database_url)
+    except GSError as exc:
+        problems.append(f"Storage is off: {exc}")
+        log.warning("store unavailable: %s", exc)
+        return None
+
+
+def build_runtime(settings: Settings, role: str = "app") -> Runtime:
+    """Build (not start) the runtime for ``role`` ``app`` or ``feed``.
+
+    The configured watchlist is subscribed on the source, except on a replica, which asks the
+    feed process for symbols as pages need them.
+    """
+    problems: list[str] = []
+    if role == "feed" and not settings.redis_url:
+        raise ConfigError("`gsig feed` publishes to Redis for app replicas: set GS_REDIS_URL "
+                          "(or pass --redis-url), e.g. redis://127.0.0.1:6379/0.")
+    store = _open_store(settings, problems)
+    bus = make_bus(settings)
+    if role == "app" and settings.redis_url:
+        hub = FeedHub(BusSource(bus), bus=None, sink=None)
+        return Runtime(settings, hub, bus, store, None, problems, role)
+    source = make_source(settings)
+    sink = None
+    if store is not None:
+        sink = TickWriter(store, retention_s=settings.tick_retention_s or None)
+    hub = FeedHub(source, bus=bus, sink=sink)
+    for symbol in settings.watchlist:
+        try:
+            hub.add_symbol(symbol)
+        except GSError as exc:
+            problems.append(str(exc))
+    control = FeedControl(hub, bus) if role == "feed" else None
+    return Runtime(settings, hub, bus, store, control, problems, role)

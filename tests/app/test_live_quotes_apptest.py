@@ -1,0 +1,82 @@
+"""The app and the Live Quotes page under Streamlit's AppTest (no browser)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import DEFAULT_WATCHLIST
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """Each test gets its own runtime (and so its own temp database); stopped afterwards."""
+    from components.runtime import get_runtime
+
+    get_runtime.clear()
+    yield
+    try:
+        get_runtime().stop()
+    finally:
+        get_runtime.clear()
+
+
+def _app(**params: str) -> AppTest:
+    at = AppTest.from_file("../../app.py", default_timeout=30)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _symbols(at: AppTest) -> list[str]:
+    return list(at.dataframe[0].value["Symbol"])
+
+
+def _add(at: AppTest, text: str) -> AppTest:
+    at.text_input[0].input(text)
+    return at.button[0].click().run()
+
+
+def test_page_shows_banner_source_and_default_watchlist() -> None:
+    at = _app()
+    assert not at.exception
+    assert at.title[0].value == "Live Quotes"
+    assert any("Simulated market data" in w.value for w in at.warning)
+    assert _symbols(at) == list(DEFAULT_WATCHLIST)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "simulator (simulated)" in sidebar and "badge[live]" in sidebar
+    assert list(at.dataframe[0].value.columns) == [
+        "Symbol", "Last", "Bid", "Ask", "Change", "Change %", "Volume", "Source", "Age (s)"]
+
+
+def test_add_remove_and_errors() -> None:
+    at = _app()
+    at = _add(at, "tsla")
+    assert _symbols(at)[-1] == "TSLA" and not at.error
+    assert "TSLA" in at.query_params["symbols"]
+    at = _add(at, "NOT A SYMBOL!")
+    assert "is not a valid symbol" in at.error[0].value
+    assert "NOT A SYMBOL!" not in _symbols(at)
+    at = _add(at, "ZZZZ")
+    assert "no symbol 'ZZZZ'" in at.error[0].value
+    at = at.multiselect[0].select("AAPL").select("MSFT").run()
+    at = at.button[1].click().run()
+    assert "AAPL" not in _symbols(at) and "MSFT" not in _symbols(at)
+
+
+def test_watchlist_symbol_and_timeframe_come_from_the_url() -> None:
+    at = _app(symbols="SPY,ETHUSDT", symbol="ETHUSDT", tf="5m")
+    assert _symbols(at) == ["SPY", "ETHUSDT"]
+    assert at.selectbox[0].value == "ETHUSDT"
+    assert at.query_params["tf"] == ["5m"] or at.query_params["tf"] == "5m"
+    chart = at.get("plotly_chart")[0]
+    assert "ETHUSDT · 5m" in chart.proto.spec
+
+
+def test_a_new_session_gets_the_last_saved_watchlist() -> None:
+    at = _app()
+    _add(at, "TSLA")
+    again = _app()
+    assert _symbols(again)[-1] == "TSLA"

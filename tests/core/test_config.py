@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import DEFAULT_WATCHLIST, load_settings, parse_duration, redact_url
+from core.errors import ConfigError, InvalidSymbol
+
+
+def test_defaults_run_offline_on_the_simulator(tmp_path: Path) -> None:
+    s = load_settings({}, tmp_path / "none.toml")
+    assert s.source == "simulator" and not s.redis_url
+    assert s.watchlist == DEFAULT_WATCHLIST
+    assert s.effective_database_url.startswith("sqlite:///")
+
+
+def test_env_overrides_secrets_and_secrets_are_hidden(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('GS_POLYGON_API_KEY = "sk-from-file"\nGS_SIM_SEED = "5"\n')
+    s = load_settings({"GS_SIM_SEED": "9", "GS_REDIS_URL": "redis://u:hunter2@h:6379/0"}, secrets)
+    assert s.sim_seed == 9
+    assert s.secret("GS_POLYGON_API_KEY") == "sk-from-file"
+    shown = repr(s) + str(s.describe())
+    assert "sk-from-file" not in shown and "hunter2" not in shown
+    assert s.describe()["redis_url"] == "redis://u:***@h:6379/0"
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"GS_SOURCE": "nasdaq"}, "GS_SOURCE"), ({"GS_SIM_SEED": "abc"}, "GS_SIM_SEED"),
+    ({"GS_SOURCE": "replay"}, "GS_REPLAY_PATH"), ({"GS_STORE_ENABLED": "maybe"}, "true/false"),
+    ({"GS_TICK_RETENTION": "7 fortnights"}, "duration"),
+])
+def test_bad_settings_say_what_to_fix(env: dict, fragment: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(env, tmp_path / "none.toml")
+
+
+def test_watchlist_setting_is_validated(tmp_path: Path) -> None:
+    assert load_settings({"GS_WATCHLIST": "aapl, tsla"}, tmp_path / "x").watchlist == ("AAPL", "TSLA")
+    with pytest.raises(InvalidSymbol):
+        load_settings({"GS_WATCHLIST": "AAPL,NOT A SYMBOL!"}, tmp_path / "x")
+
+
+def test_durations() -> None:
+    assert parse_duration("90s", "x") == 90 and parse_duration("2h", "x") == 7200
+    assert parse_duration("7d", "x") == 7 * 86400 and parse_duration("15", "x") == 15
+    assert redact_url("redis://h:1/0") == "redis://h:1/0"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.feeds.candles import CandleBook, bars_to_frame
+from core.timeframes import PANDAS_RULES, TIMEFRAMES
+from tests.conftest import make_ticks
+
+
+def _resample(ticks: list, symbol: str, rule: str) -> pd.DataFrame:
+    frame = pd.DataFrame({"ts": [t.ts for t in ticks if t.symbol == symbol],
+                          "price": [t.price for t in ticks if t.symbol == symbol],
+                          "size": [t.size for t in ticks if t.symbol == symbol]}).set_index("ts")
+    ohlc = frame["price"].resample(rule).ohlc()
+    ohlc["volume"] = frame["size"].resample(rule).sum()
+    return ohlc.dropna()
+
+
+@pytest.mark.parametrize("timeframe", list(TIMEFRAMES))
+def test_candles_equal_a_pandas_resample_of_the_same_ticks(timeframe: str) -> None:
+    ticks = make_ticks(6000, mean_gap_s=40.0 if timeframe in ("1h", "1d") else 0.4)
+    book = CandleBook(keep=100_000)
+    for t in ticks:
+        book.add_tick(t.symbol, t.ts.timestamp(), t.price, t.size, t.source)
+    for symbol in ("AAPL", "BTCUSDT"):
+        ours = bars_to_frame(book.bars(symbol, timeframe))
+        ref = _resample(ticks, symbol, PANDAS_RULES[timeframe])
+        ref.index.name = "start"
+        pd.testing.assert_frame_equal(ours, ref, check_freq=False, check_index_type=False)
+
+
+def test_closed_candles_are_returned_once_and_late_ticks_counted() -> None:
+    book = CandleBook(timeframes=("1s", "1m"))
+    assert book.add_tick("AAPL", 100.2, 10.0, 1) == []
+    closed = book.add_tick("AAPL", 101.5, 11.0, 2)
+    assert [(b.timeframe, b.close) for b in closed] == [("1s", 10.0)]
+    book.add_tick("AAPL", 100.9, 9.0, 1)  # older than the open 1s candle
+    assert book.late == 1
+    assert book.bars("AAPL", "1m")[-1].low == 10.0  # the late price did not enter
+
+
+def test_bars_fold_into_longer_timeframes() -> None:
+    from datetime import datetime, timezone
+
+    from core.models import Bar
+    book = CandleBook(timeframes=("1m", "5m"))
+    t0 = datetime(2026, 3, 2, 14, 30, tzinfo=timezone.utc)
+    for i, (o, h, lo, c) in enumerate([(10, 11, 9, 10.5), (10.5, 12, 10, 11), (11, 11.5, 8, 9)]):
+        book.add_bar(Bar("SPY", "1m", t0 + pd.Timedelta(minutes=i), o, h, lo, c, 100))
+    five = book.bars("SPY", "5m")[-1]
+    assert (five.open, five.high, five.low, five.close, five.volume) == (10, 12, 8, 9, 300)

@@ -1,0 +1,77 @@
+"""An app replica (BusSource) fed by a feed process's hub and control over a shared bus."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from core.bus import InMemoryBus
+from core.errors import FeedError, InvalidSymbol, UnknownSymbol
+from core.feeds.aggregator import FeedHub
+from core.feeds.bus_source import BusSource
+from core.feeds.control import FeedControl
+from core.feeds.simulator import MarketSimulator, SimulatorConfig, SimulatorSource
+
+
+def _wait(cond, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture()
+def plane():
+    bus = InMemoryBus()
+    feed = FeedHub(SimulatorSource(SimulatorConfig(seed=4, tick_rate=50)), bus=bus)
+    feed.add_symbol("AAPL")
+    control = FeedControl(feed, bus, interval=0.1)
+    feed.start()
+    control.start()
+    replica = FeedHub(BusSource(bus, reply_timeout=2.0))
+    replica.start()
+    yield bus, feed, replica
+    replica.stop()
+    control.stop()
+    feed.stop()
+
+
+def test_replica_shows_the_feed_process_quotes_and_status(plane) -> None:
+    _, feed, replica = plane
+    _wait(lambda: "AAPL" in replica.snapshot())
+    health = replica.health()
+    assert health.simulated and health.state == "live" and "simulator" in health.name
+    _wait(lambda: replica.snapshot()["AAPL"].last == feed.snapshot()["AAPL"].last
+          and replica.stats().accepted == feed.stats().accepted, timeout=3)
+
+
+def test_replica_asks_the_feed_process_for_new_symbols(plane) -> None:
+    _, feed, replica = plane
+    assert replica.add_symbol("tsla") == "TSLA"
+    assert "TSLA" in feed.source.symbols()
+    _wait(lambda: "TSLA" in replica.snapshot())
+    with pytest.raises(UnknownSymbol, match="ZZZZ"):
+        replica.add_symbol("ZZZZ")
+    with pytest.raises(InvalidSymbol):
+        replica.add_symbol("NOT A SYMBOL!")
+
+
+def test_replica_history_matches_the_simulator(plane) -> None:
+    _, _, replica = plane
+    _wait(lambda: replica.source.upstream == "simulator")
+    end = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+    direct = MarketSimulator(SimulatorConfig(seed=4), 0).history("AAPL", "1h", end, 50, 230.0)
+    assert replica.source.history("AAPL", "1h", end, 50, 230.0) == direct
+
+
+def test_no_feed_process_is_reported_not_hidden() -> None:
+    bus = InMemoryBus()
+    replica = FeedHub(BusSource(bus, reply_timeout=0.3)).start()
+    try:
+        assert replica.health().state == "connecting"
+        with pytest.raises(FeedError, match="gsig feed"):
+            replica.add_symbol("AAPL")
+    finally:
+        replica.stop()
