@@ -39,7 +39,8 @@ def _color_change(value: object) -> str:
 
 def format_price(value: float, signed: bool = False) -> str:
     """Two decimals for ordinary prices, more for prices under 1 (XRP, DOGE)."""
-    digits = 2 if abs(value) >= 1 or value == 0 else 5
+    cutoff = 0.01 if signed else 1.0
+    digits = 2 if abs(value) >= cutoff or value == 0 else 5
     return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
 
 
@@ -67,7 +68,7 @@ def load_watchlist(runtime: Runtime) -> list[str]:
         elif runtime.store is not None:
             symbols = [s for s in runtime.store.settings.get(SETTINGS_KEY, []) or []
                        if is_valid_symbol(s)]
-        st.session_state["watchlist"] = symbols or list(runtime.settings.watchlist)
+        st.session_state["watchlist"] = symbols or list(runtime.default_watchlist)
     return list(st.session_state["watchlist"])
 
 

@@ -51,6 +51,13 @@ class Runtime:
     role: str = "app"
 
     @property
+    def default_watchlist(self) -> tuple[str, ...]:
+        """What a new session watches: the configured list, or a replay file's symbols."""
+        if self.settings.source == "replay" and not self.replica:
+            return self.hub.source.symbols() or self.settings.watchlist
+        return self.settings.watchlist
+
+    @property
     def replica(self) -> bool:
         """True for an app that shows quotes from a separate feed process."""
         return isinstance(self.hub.source, BusSource)
@@ -102,7 +109,8 @@ def build_runtime(settings: Settings, role: str = "app") -> Runtime:
     if store is not None:
         sink = TickWriter(store, retention_s=settings.tick_retention_s or None)
     hub = FeedHub(source, bus=bus, sink=sink)
-    for symbol in settings.watchlist:
+    # A replay plays every symbol in its file unless asked for some; the simulator needs a list.
+    for symbol in settings.watchlist if settings.source != "replay" else ():
         try:
             hub.add_symbol(symbol)
         except GSError as exc:

@@ -120,7 +120,15 @@ class FeedHub:
                 self.sink.start()
             self._thread = threading.Thread(target=self._run, name="gs-feed-hub", daemon=True)
             self._thread.start()
-            self.source.start(self.ingest)
+            try:
+                self.source.start(self.ingest)
+            except BaseException:
+                self._queue.put(_STOP)
+                self._thread.join()
+                self._thread = None
+                if self.sink is not None:
+                    self.sink.stop()
+                raise
         return self
 
     def stop(self) -> None:

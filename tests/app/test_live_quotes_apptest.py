@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import DEFAULT_WATCHLIST
+from core.errors import GSError
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,8 @@ def fresh_runtime() -> Iterator[None]:
     yield
     try:
         get_runtime().stop()
+    except GSError:
+        pass  # the test made a runtime that cannot start
     finally:
         get_runtime.clear()
 
@@ -80,3 +83,27 @@ def test_a_new_session_gets_the_last_saved_watchlist() -> None:
     _add(at, "TSLA")
     again = _app()
     assert _symbols(again)[-1] == "TSLA"
+
+
+def test_replay_source_plays_the_file_symbols(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    csv = Path(__file__).parents[1] / "fixtures" / "replay" / "ticks.csv"
+    monkeypatch.setenv("GS_SOURCE", "replay")
+    monkeypatch.setenv("GS_REPLAY_PATH", str(csv))
+    monkeypatch.setenv("GS_REPLAY_SPEED", "0")
+    at = _app()
+    assert not at.exception
+    assert set(_symbols(at)) == {"AAPL", "MSFT"}
+    assert any("Simulated market data" in w.value for w in at.warning)
+
+
+def test_a_malformed_replay_file_is_explained_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,symbol,price,size\n2026-03-02T14:30:00,AAPL,abc,10\n")
+    monkeypatch.setenv("GS_SOURCE", "replay")
+    monkeypatch.setenv("GS_REPLAY_PATH", str(bad))
+    at = _app()
+    assert not at.exception
+    assert "bad.csv" in at.error[0].value and "price" in at.error[0].value

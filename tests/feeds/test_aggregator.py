@@ -160,3 +160,17 @@ def test_add_symbol_validates_then_subscribes() -> None:
         hub.add_symbol("NOT A SYMBOL!")
     with pytest.raises(UnknownSymbol):
         hub.add_symbol("ZZZZ")
+
+
+def test_a_source_that_cannot_start_leaves_no_thread_behind() -> None:
+    from core.errors import FeedError
+
+    class Broken(ListSource):
+        def start(self, emit: Emit) -> None:
+            raise FeedError("file.csv: data row 3, column 'price': not a number")
+
+    sink = ListSink()
+    hub = FeedHub(Broken([]), sink=sink)
+    with pytest.raises(FeedError, match="data row 3"):
+        hub.start()
+    assert not hub.running and sink.stopped == 1
