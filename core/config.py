@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -28,7 +28,8 @@ def parse_duration(text: str, name: str) -> float:
         else:
             seconds = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a duration; use e.g. 90s, 15m, 12h or 7d.") from None
+        raise ConfigError(
+            f"{name}={text!r} is not a duration; use e.g. 90s, 15m, 12h or 7d.") from None
     if seconds < 0:
         raise ConfigError(f"{name} must not be negative.")
     return seconds
@@ -127,10 +128,19 @@ def load_settings(
         value = merged.get(name)
         return value if value not in (None, "") else None
 
+    kwargs = _typed_settings(get)
+    if kwargs.get("source") == "replay" and not kwargs.get("replay_path"):
+        raise ConfigError("GS_SOURCE=replay needs GS_REPLAY_PATH (a CSV or Parquet file).")
+    secrets = {k: v for k, v in merged.items() if k.endswith(("_KEY", "_SECRET", "_TOKEN"))}
+    return Settings(secrets=secrets, **kwargs)  # type: ignore[arg-type]
+
+
+def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
     kwargs: dict[str, object] = {}
     if (v := get("GS_SOURCE")) is not None:
         if v.strip().lower() not in SOURCES:
-            raise ConfigError(f"GS_SOURCE={v!r} is not a known source; use one of {', '.join(SOURCES)}.")
+            raise ConfigError(
+                f"GS_SOURCE={v!r} is not a known source; use one of {', '.join(SOURCES)}.")
         kwargs["source"] = v.strip().lower()
     if (v := get("GS_WATCHLIST")) is not None:
         from core.symbols import normalize_symbol
@@ -158,7 +168,4 @@ def load_settings(
             kwargs[attr] = _bool(v, env_name)
     if (v := get("GS_TICK_RETENTION")) is not None:
         kwargs["tick_retention_s"] = parse_duration(v, "GS_TICK_RETENTION")
-    if kwargs.get("source") == "replay" and not kwargs.get("replay_path"):
-        raise ConfigError("GS_SOURCE=replay needs GS_REPLAY_PATH (a CSV or Parquet file).")
-    secrets = {k: v for k, v in merged.items() if k.endswith(("_KEY", "_SECRET", "_TOKEN"))}
-    return Settings(secrets=secrets, **kwargs)  # type: ignore[arg-type]
+    return kwargs

@@ -1,7 +1,8 @@
 """User-facing error hierarchy.
 
 Every message is written for the person who will read it in the app or the CLI: it says what went
-wrong and what to do. Pages show ``str(err)`` with ``st.error``; the CLI prints it and exits non-zero.
+wrong and what to do. Pages show ``str(err)`` with ``st.error``; the CLI prints it and exits
+non-zero.
 """
 
 from __future__ import annotations

@@ -1,21 +1,21 @@
 """Immutable domain objects shared by every layer.
 
 All are frozen, slotted dataclasses that validate themselves on construction, so an object that
-exists is a valid one: prices positive and finite, sizes non-negative, bid <= ask, times tz-aware and
-converted to UTC, symbols normalised by :mod:`core.symbols`.
+exists is a valid one: prices positive and finite, sizes non-negative, bid <= ask, times tz-aware
+and converted to UTC, symbols normalised by :mod:`core.symbols`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.errors import ValidationError
 from core.symbols import is_valid_symbol
 from core.timeframes import TIMEFRAMES
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _utc(ts: object, what: str) -> datetime:

@@ -17,7 +17,9 @@ from core.errors import InvalidSymbol
 _EQUITY_OR_CRYPTO = r"\^?[A-Z][A-Z0-9]{0,14}(?:[.\-][A-Z0-9]{1,10})?"
 _OCC_OPTION = r"[A-Z][A-Z0-9]{0,5}\d{6}[CP]\d{8}"
 SYMBOL_RE = re.compile(rf"^(?:{_OCC_OPTION}|{_EQUITY_OR_CRYPTO})$")
-OCC_RE = re.compile(r"^(?P<root>[A-Z][A-Z0-9]{0,5})(?P<expiry>\d{6})(?P<right>[CP])(?P<strike>\d{8})$")
+OCC_RE = re.compile(
+    r"^(?P<root>[A-Z][A-Z0-9]{0,5})(?P<expiry>\d{6})(?P<right>[CP])(?P<strike>\d{8})$"
+)
 
 _valid_cache: set[str] = set()
 

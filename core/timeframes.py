@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.errors import ValidationError
 
@@ -35,4 +35,4 @@ def bucket_start(epoch_seconds: float, seconds: int) -> int:
 
 def utc_from_epoch(epoch: float) -> datetime:
     """Epoch seconds to a tz-aware UTC datetime."""
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from components.charts import candlestick_figure
 from components.runtime import get_runtime
-from components.watchlist import (load_watchlist, render_watchlist_table, save_watchlist,
-                                  watchlist_frame)
+from components.watchlist import (
+    load_watchlist,
+    render_watchlist_table,
+    save_watchlist,
+    watchlist_frame,
+)
 from core.errors import GSError
 from core.feeds.candles import bars_to_frame
 from core.feeds.chart_data import chart_bars
@@ -57,7 +61,7 @@ for symbol in list(symbols):
 @st.fragment(run_every=1.0)
 def live_watchlist(watched: list[str]) -> None:
     """The table refreshes every second on its own; the rest of the page does not rerun."""
-    frame = watchlist_frame(watched, hub.snapshot(), datetime.now(timezone.utc))
+    frame = watchlist_frame(watched, hub.snapshot(), datetime.now(UTC))
     render_watchlist_table(frame)
     st.caption("Change and volume are since the feed started streaming the symbol. "
                "Age is the time since its last update.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -48,7 +48,7 @@ def make_ticks(n: int, symbols: tuple[str, ...] = ("AAPL", "BTCUSDT"), seed: int
                start: datetime | None = None, mean_gap_s: float = 0.5) -> list[Tick]:
     """Deterministic synthetic ticks (random walk, random gaps), time-ordered."""
     rng = np.random.default_rng(seed)
-    t = start or datetime(2026, 3, 2, 14, 30, tzinfo=timezone.utc)
+    t = start or datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
     prices = {s: 100.0 + 50 * i for i, s in enumerate(symbols)}
     out = []
     for _ in range(n):

@@ -1,10 +1,10 @@
 """The Bus protocol every transport implements.
 
-Topics are dotted names (``quotes.AAPL``, ``bars.1m.AAPL``, ``status``, ``control.subscribe``).
-Subscriptions take glob patterns (``quotes.*``), as Redis ``PSUBSCRIBE`` does. Messages are immutable
-objects: domain models, tuples of them, or plain dicts/str/numbers. Each topic also keeps a capped
-history so a subscriber that reconnects can replay what it missed; entry ids are opaque strings
-that only the bus that issued them compares.
+Topics are dotted names (``quotes.AAPL``, ``bars.1m.AAPL``, ``status``,
+``control.subscribe``). Subscriptions take glob patterns (``quotes.*``), as Redis ``PSUBSCRIBE``
+does. Messages are immutable objects: domain models, tuples of them, or plain dicts/str/numbers.
+Each topic also keeps a capped history so a subscriber that reconnects can replay what it missed;
+entry ids are opaque strings that only the bus that issued them compares.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from core.feeds.candles import CandleBook
 from core.feeds.snapshot import QuoteBoard, WatchRow
 from core.models import Bar, Event, Quote, Tick
 from core.symbols import normalize_symbol
-from core.timeframes import TIMEFRAMES
+from core.timeframes import TIMEFRAMES, utc_from_epoch
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -189,7 +189,7 @@ class FeedHub:
         else:
             return f"not a market data event: {type(event).__name__}"
         if not math.isfinite(ts) or ts > horizon:
-            return f"{event.symbol}: time {event.ts if hasattr(event, 'ts') else ts} is in the future"
+            return f"{event.symbol}: time {utc_from_epoch(ts).isoformat()} is in the future"
         return ""
 
     def _process(self, batch: list[Event]) -> None:

@@ -103,8 +103,8 @@ class BusSource:
             sub.close()
         errors = answer.get("errors", {})
         for symbol, message in errors.items():
-            kind = InvalidSymbol if answer.get("kinds", {}).get(symbol) == "invalid" else UnknownSymbol
-            raise kind(message)
+            invalid = answer.get("kinds", {}).get(symbol) == "invalid"
+            raise (InvalidSymbol if invalid else UnknownSymbol)(message)
         self._symbols.update(answer.get("ok", ()))
 
     def history(self, symbol: str, timeframe: str, end: datetime, count: int,
@@ -134,7 +134,8 @@ class BusSource:
             message = (f"No word from the feed process for {now - self._status_at:.0f} s. "
                        "Is `gsig feed` still running?")
         else:
-            state, message = str(self._status.get("state", "live")), str(self._status.get("message", ""))
+            state = str(self._status.get("state", "live"))
+            message = str(self._status.get("message", ""))
         stats = self.bus.stats()
         if not stats.connected:
             state, message = "down", stats.last_error or "The bus is disconnected."

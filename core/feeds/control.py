@@ -36,7 +36,8 @@ class FeedControl:
         stats = self.hub.stats()
         seed = getattr(getattr(self.hub.source, "config", None), "seed", None)
         return {
-            "seed": seed, "source": health.name, "simulated": health.simulated, "state": health.state,
+            "seed": seed, "source": health.name, "simulated": health.simulated,
+            "state": health.state,
             "message": health.message, "symbols": list(self.hub.source.symbols()),
             "events": stats.accepted, "ts": time.time(),
         }

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -8,7 +8,7 @@ from components.charts import candlestick_figure
 from components.watchlist import format_price, format_volume, watchlist_frame
 from core.feeds.snapshot import WatchRow
 
-NOW = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def test_watchlist_frame_keeps_order_ages_and_waiting_rows() -> None:
@@ -22,7 +22,8 @@ def test_watchlist_frame_keeps_order_ages_and_waiting_rows() -> None:
 
 def test_number_formats_suit_stocks_and_small_coins() -> None:
     assert format_price(67235.184) == "67,235.18" and format_price(0.11234) == "0.11234"
-    assert format_price(-0.07, signed=True) == "-0.07" and format_price(0.0012, signed=True) == "+0.00120"
+    assert format_price(-0.07, signed=True) == "-0.07"
+    assert format_price(0.0012, signed=True) == "+0.00120"
     assert format_volume(3700) == "3,700" and format_volume(0.6474) == "0.6474"
 
 

@@ -37,7 +37,8 @@ def test_bad_settings_say_what_to_fix(env: dict, fragment: str, tmp_path: Path) 
 
 
 def test_watchlist_setting_is_validated(tmp_path: Path) -> None:
-    assert load_settings({"GS_WATCHLIST": "aapl, tsla"}, tmp_path / "x").watchlist == ("AAPL", "TSLA")
+    settings = load_settings({"GS_WATCHLIST": "aapl, tsla"}, tmp_path / "x")
+    assert settings.watchlist == ("AAPL", "TSLA")
     with pytest.raises(InvalidSymbol):
         load_settings({"GS_WATCHLIST": "AAPL,NOT A SYMBOL!"}, tmp_path / "x")
 

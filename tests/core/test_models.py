@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -9,7 +9,7 @@ from core.errors import InvalidSymbol, ValidationError
 from core.models import Bar, Quote, Tick
 from core.symbols import normalize_symbol
 
-T0 = datetime(2026, 1, 5, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -36,7 +36,8 @@ def test_tick_is_frozen_and_slotted() -> None:
 
 
 @pytest.mark.parametrize("kwargs,fragment", [
-    ({"price": -1.0}, "price"), ({"price": float("nan")}, "price"), ({"price": float("inf")}, "price"),
+    ({"price": -1.0}, "price"), ({"price": float("nan")}, "price"),
+    ({"price": float("inf")}, "price"),
     ({"size": -3.0}, "size"), ({"bid": 101.0, "ask": 100.0}, "above ask"),
     ({"symbol": "aapl"}, "symbol"), ({"ts": datetime(2026, 1, 5, 15, 0)}, "time zone"),
 ])
@@ -51,7 +52,7 @@ def test_tick_validation(kwargs: dict, fragment: str) -> None:
 def test_times_are_converted_to_utc() -> None:
     eastern = timezone(timedelta(hours=-5))
     tick = Tick("AAPL", datetime(2026, 1, 5, 10, 0, tzinfo=eastern), 100.0, 1.0)
-    assert tick.ts.tzinfo is timezone.utc and tick.ts == T0
+    assert tick.ts.tzinfo is UTC and tick.ts == T0
 
 
 def test_quote_and_bar_validation() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -94,7 +94,7 @@ def test_stop_drains_everything_received_into_the_sink() -> None:
 
 
 def test_bad_events_are_counted_and_dropped_without_killing_the_thread() -> None:
-    now = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     good = Tick("AAPL", now, 100.0, 1.0)
     future = Tick("AAPL", now + timedelta(minutes=5), 100.0, 1.0)
     batches = [[good, "garbage", None], [future], [Tick("AAPL", now, 101.0, 2.0)]]
@@ -109,7 +109,7 @@ def test_bad_events_are_counted_and_dropped_without_killing_the_thread() -> None
 
 
 def test_snapshot_change_and_volume() -> None:
-    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     ticks = [Tick("AAPL", t0 + timedelta(seconds=i), p, 10.0, p - 0.01, p + 0.01)
              for i, p in enumerate([200.0, 201.0, 210.0])]
     hub = FeedHub(ListSource([ticks]), clock=lambda: t0.timestamp() + 10)

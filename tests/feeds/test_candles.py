@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC
+
 import pandas as pd
 import pytest
 
@@ -41,11 +43,11 @@ def test_closed_candles_are_returned_once_and_late_ticks_counted() -> None:
 
 
 def test_bars_fold_into_longer_timeframes() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from core.models import Bar
     book = CandleBook(timeframes=("1m", "5m"))
-    t0 = datetime(2026, 3, 2, 14, 30, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
     for i, (o, h, lo, c) in enumerate([(10, 11, 9, 10.5), (10.5, 12, 10, 11), (11, 11.5, 8, 9)]):
         book.add_bar(Bar("SPY", "1m", t0 + pd.Timedelta(minutes=i), o, h, lo, c, 100))
     five = book.bars("SPY", "5m")[-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -61,7 +61,7 @@ def test_replica_asks_the_feed_process_for_new_symbols(plane) -> None:
 def test_replica_history_matches_the_simulator(plane) -> None:
     _, _, replica = plane
     _wait(lambda: replica.source.upstream == "simulator")
-    end = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+    end = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
     direct = MarketSimulator(SimulatorConfig(seed=4), 0).history("AAPL", "1h", end, 50, 230.0)
     assert replica.source.history("AAPL", "1h", end, 50, 230.0) == direct
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from core.errors import UnknownSymbol
 from core.feeds.simulator import CATALOG, MarketSimulator, SimulatorConfig, SimulatorSource
 from core.feeds.simulator.market_hours import is_open
 
-START = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc).timestamp()  # a Monday
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC).timestamp()  # a Monday
 
 
 def _run(cfg: SimulatorConfig, symbols: list[str], seconds: float, step: float = 1.0) -> list:
@@ -100,12 +100,12 @@ def test_unknown_symbol_is_refused_with_a_clear_message() -> None:
 
 def test_history_is_deterministic_and_ends_at_the_anchor() -> None:
     m = MarketSimulator(SimulatorConfig(seed=1), START)
-    end = datetime(2026, 3, 4, 15, 7, 30, tzinfo=timezone.utc)
+    end = datetime(2026, 3, 4, 15, 7, 30, tzinfo=UTC)
     bars = m.history("AAPL", "5m", end, 100, end_price=231.17)
     again = MarketSimulator(SimulatorConfig(seed=1), 0).history("AAPL", "5m", end, 100, 231.17)
     assert bars == again and len(bars) == 100
     assert bars[-1].close == 231.17
-    assert bars[-1].start == datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+    assert bars[-1].start == datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
     starts = [b.start.timestamp() for b in bars]
     assert np.all(np.diff(starts) == 300)
     assert all(b.open == a.close for a, b in zip(bars, bars[1:], strict=False))
