@@ -1,6 +1,6 @@
 """Redis bus benchmark, run by hand (not collected by pytest).
 
-    .venv/bin/python tests/bus/bench_redis_bus.py
+    .venv/bin/python bench/bench_redis_bus.py
 
 Starts a private redis-server and prints: publish_many throughput (one tuple-of-1-Tick message
 per item, batches of 500), subscriber delivery throughput, and publish->handler latency
@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.bus.codec import decode, encode  # noqa: E402
 from core.bus.redis_bus import RedisBus  # noqa: E402
