@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from core.errors import GSError
 from core.feeds.snapshot import WatchRow
 from core.runtime import Runtime
 from core.symbols import is_valid_symbol
@@ -66,8 +67,12 @@ def load_watchlist(runtime: Runtime) -> list[str]:
         if raw:
             symbols = [s for s in raw.split(",") if is_valid_symbol(s)]
         elif runtime.store is not None:
-            symbols = [s for s in runtime.store.settings.get(SETTINGS_KEY, []) or []
-                       if is_valid_symbol(s)]
+            try:
+                saved = runtime.store.settings.get(SETTINGS_KEY, []) or []
+            except GSError as exc:
+                st.toast(f"Could not read the saved watchlist: {exc}")
+                saved = []
+            symbols = [s for s in saved if is_valid_symbol(s)]
         st.session_state["watchlist"] = symbols or list(runtime.default_watchlist)
     return list(st.session_state["watchlist"])
 
@@ -79,5 +84,5 @@ def save_watchlist(runtime: Runtime, symbols: Sequence[str]) -> None:
     if runtime.store is not None:
         try:
             runtime.store.settings.set(SETTINGS_KEY, list(symbols))
-        except Exception as exc:  # the session and URL still hold the list
+        except GSError as exc:  # the session and URL still hold the list
             st.toast(f"Could not save the watchlist: {exc}")
