@@ -47,7 +47,7 @@ def _feed(args: argparse.Namespace) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    runtime.start()
+    runtime.start()  # on failure it releases what it opened, and main() prints the reason
     health = runtime.hub.health()
     print(f"gsig feed: {health.name}{' (simulated)' if health.simulated else ''} -> "
           f"{redact_url(settings.redis_url)}; symbols {','.join(runtime.hub.source.symbols())}",
@@ -66,7 +66,12 @@ def _feed(args: argparse.Namespace) -> int:
     finally:
         runtime.stop()
     stats = runtime.hub.stats()
-    print(f"gsig feed stopped: {stats.accepted:,} events published and stored.", flush=True)
+    report = runtime.store_report()
+    stored = "" if runtime.store is None else (" and stored" if not report else "")
+    print(f"gsig feed stopped: {stats.accepted:,} events published{stored}.", flush=True)
+    if report:
+        print(f"gsig: {report}", file=sys.stderr)
+        return 1
     return 0
 
 

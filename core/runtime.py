@@ -63,10 +63,28 @@ class Runtime:
         return isinstance(self.hub.source, BusSource)
 
     def start(self) -> Runtime:
-        self.hub.start()
-        if self.control is not None:
-            self.control.start()
+        """Start the hub (and control); on failure release everything already opened."""
+        try:
+            self.hub.start()
+            if self.control is not None:
+                self.control.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def store_report(self) -> str:
+        """One line on persistence for the CLI and the sidebar ("" when all is well)."""
+        sink = self.hub.sink
+        if sink is None or not hasattr(sink, "stats"):
+            return ""
+        stats = sink.stats()
+        if stats.spilled:
+            return (f"The database refused {stats.spilled:,} ticks; they are saved in "
+                    f"{stats.spill_path}.")
+        if stats.errors and stats.pending:
+            return f"Storage is retrying ({stats.pending:,} ticks waiting): {stats.last_error}"
+        return ""
 
     def stop(self) -> None:
         if self.control is not None:
@@ -93,21 +111,35 @@ def build_runtime(settings: Settings, role: str = "app") -> Runtime:
     """Build (not start) the runtime for ``role`` ``app`` or ``feed``.
 
     The configured watchlist is subscribed on the source, except on a replica, which asks the
-    feed process for symbols as pages need them.
+    feed process for symbols as pages need them. Whatever was opened is closed if building fails.
     """
-    problems: list[str] = []
     if role == "feed" and not settings.redis_url:
         raise ConfigError("`gsig feed` publishes to Redis for app replicas: set GS_REDIS_URL "
                           "(or pass --redis-url), e.g. redis://127.0.0.1:6379/0.")
+    problems: list[str] = []
     store = _open_store(settings, problems)
-    bus = make_bus(settings)
+    bus: Bus | None = None
+    try:
+        bus = make_bus(settings)
+        return _assemble(settings, role, store, bus, problems)
+    except BaseException:
+        if bus is not None:
+            bus.close()
+        if store is not None:
+            store.close()
+        raise
+
+
+def _assemble(settings: Settings, role: str, store: Store | None, bus: Bus,
+              problems: list[str]) -> Runtime:
     if role == "app" and settings.redis_url:
         hub = FeedHub(BusSource(bus), bus=None, sink=None)
         return Runtime(settings, hub, bus, store, None, problems, role)
     source = make_source(settings)
     sink = None
     if store is not None:
-        sink = TickWriter(store, retention_s=settings.tick_retention_s or None)
+        sink = TickWriter(store, retention_s=settings.tick_retention_s or None,
+                          spill_dir=settings.data_dir)
     hub = FeedHub(source, bus=bus, sink=sink)
     # A replay plays every symbol in its file unless asked for some; the simulator needs a list.
     for symbol in settings.watchlist if settings.source != "replay" else ():

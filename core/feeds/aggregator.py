@@ -35,18 +35,23 @@ class TickSink(Protocol):
     """Where the hub persists ticks (the store's TickWriter)."""
 
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self, timeout: float | None = None) -> bool: ...
     def submit(self, ticks: Sequence[Tick]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class HubConfig:
-    """Hub behaviour. ``max_future_s`` rejects events stamped further ahead than this."""
+    """Hub behaviour.
+
+    ``max_future_s`` rejects events stamped further ahead of the source's clock than this;
+    ``sink_stop_timeout`` bounds how long :meth:`FeedHub.stop` waits for the store.
+    """
 
     timeframes: tuple[str, ...] = tuple(TIMEFRAMES)
     keep_bars: int = 600
     max_future_s: float = 5.0
     max_batch: int = 20_000
+    sink_stop_timeout: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,7 @@ class FeedHub:
                 self._queue.put(_STOP)
                 thread.join()
             if self.sink is not None:
-                self.sink.stop()
+                self.sink.stop(timeout=self.config.sink_stop_timeout)
 
     # --- input -----------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> None:

@@ -3,17 +3,21 @@
 Producers call :meth:`TickWriter.submit`, which only appends to an in-memory queue; the thread
 writes the queue in batches of up to ``batch_size`` ticks, at least every ``flush_interval``
 seconds. A failed write is retried with exponential backoff, keeping the batch, so a locked or
-briefly unreachable database delays ticks but never loses them.
+briefly unreachable database delays ticks but never loses them. When :meth:`TickWriter.stop` runs
+out of time with ticks still unwritten (the database stays down), they are spilled to a CSV file
+that the replay source and ``pandas.read_csv`` read, and the path is reported in the stats.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from core.models import Tick
@@ -52,6 +56,10 @@ class WriterStats:
         Message of the latest failure, ``""`` if none.
     compactions
         Successful compactions.
+    spilled
+        Ticks written to ``spill_path`` because the database refused them until shutdown.
+    spill_path
+        The CSV holding them, ``""`` if none.
     """
 
     submitted: int
@@ -60,6 +68,8 @@ class WriterStats:
     pending: int
     last_error: str
     compactions: int
+    spilled: int = 0
+    spill_path: str = ""
 
 
 class TickWriter:
@@ -81,6 +91,8 @@ class TickWriter:
         Epoch seconds; decides when to compact and the cutoff. Injected by tests.
     retry_initial, retry_max
         First and largest pause in seconds between attempts of a failed write.
+    spill_dir
+        Where unwritten ticks go when :meth:`stop` times out; None keeps them only in memory.
     """
 
     def __init__(
@@ -93,6 +105,7 @@ class TickWriter:
         clock: Callable[[], float] = time.time,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
+        spill_dir: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1.")
@@ -116,6 +129,10 @@ class TickWriter:
         self._errors = 0
         self._last_error = ""
         self._compactions = 0
+        self._give_up = False
+        self._spill_dir = Path(spill_dir) if spill_dir is not None else None
+        self._spilled = 0
+        self._spill_path = ""
 
     # -- producer side -------------------------------------------------------------------------
 
@@ -165,7 +182,7 @@ class TickWriter:
             return WriterStats(
                 submitted=self._submitted, written=self._written, errors=self._errors,
                 pending=len(self._buffer) + self._inflight, last_error=self._last_error,
-                compactions=self._compactions,
+                compactions=self._compactions, spilled=self._spilled, spill_path=self._spill_path,
             )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -182,6 +199,7 @@ class TickWriter:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping = False
+            self._give_up = False
             self._next_compact = self._clock()
             self._thread = threading.Thread(target=self._run, name="gs-tick-writer", daemon=True)
             self._thread.start()
@@ -198,8 +216,8 @@ class TickWriter:
         Returns
         -------
         bool
-            True if the thread stopped with nothing pending; False on timeout, in which case the
-            thread keeps draining in the background.
+            True if every tick reached the database; False on timeout, in which case the writer
+            stops retrying and spills what is left to a CSV in ``spill_dir`` (see :meth:`stats`).
         """
         with self._cond:
             thread = self._thread
@@ -208,13 +226,17 @@ class TickWriter:
             self._stopping = True
             self._cond.notify_all()
         thread.join(timeout)
-        if thread.is_alive():
-            return False
+        gave_up = thread.is_alive()
+        if gave_up:
+            with self._cond:
+                self._give_up = True
+                self._cond.notify_all()
+            thread.join()
         with self._cond:
             if self._thread is thread:
                 self._thread = None
                 self._stopping = False
-            return not self._buffer and not self._inflight
+            return not gave_up and not self._buffer and not self._inflight
 
     def __enter__(self) -> TickWriter:
         self.start()
@@ -230,8 +252,9 @@ class TickWriter:
             batch = self._next_batch()
             if batch is None:
                 return
-            if batch:
-                self._write(batch)
+            if batch and not self._write(batch):
+                self._spill()
+                return
             self._maybe_compact()
 
     def _next_batch(self) -> list[Tick] | None:
@@ -252,21 +275,57 @@ class TickWriter:
             self._last_error = f"{type(err).__name__}: {err}"
         log.warning("tick writer: %s failed: %s", what, err)
 
-    def _write(self, batch: list[Tick]) -> None:
+    def _write(self, batch: list[Tick]) -> bool:
+        """Write one batch, retrying; False (batch back in the buffer) once told to give up."""
         delay = self._retry_initial
         while True:
             try:
                 self._store.ticks.insert_many(batch)
             except Exception as err:  # keep the batch whatever went wrong; the thread must live
                 self._failed(f"writing {len(batch)} ticks", err)
-                time.sleep(delay)
+                with self._cond:
+                    if not self._give_up:
+                        self._cond.wait(delay)
+                    if self._give_up:
+                        self._buffer[:0] = batch
+                        self._inflight = 0
+                        return False
                 delay = min(delay * 2, self._retry_max)
                 continue
             with self._cond:
                 self._written += len(batch)
                 self._inflight = 0
                 self._cond.notify_all()
+            return True
+
+    def _spill(self) -> None:
+        """Save the unwritten ticks to a CSV (replayable), or log how many are lost."""
+        with self._cond:
+            ticks, self._buffer = self._buffer, []
+        if not ticks:
             return
+        if self._spill_dir is None:
+            log.error("tick writer: %d ticks could not be written and are lost", len(ticks))
+            return
+        stamp = datetime.fromtimestamp(self._clock(), tz=UTC).strftime("%Y%m%dT%H%M%S")
+        path = self._spill_dir / f"unwritten-ticks-{stamp}.csv"
+        try:
+            self._spill_dir.mkdir(parents=True, exist_ok=True)
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                out = csv.writer(fh)
+                out.writerow(["ts", "symbol", "price", "size", "bid", "ask", "source"])
+                for t in ticks:
+                    out.writerow([t.ts.isoformat(), t.symbol, repr(t.price), repr(t.size),
+                                  "" if t.bid is None else repr(t.bid),
+                                  "" if t.ask is None else repr(t.ask), t.source])
+        except OSError as err:
+            log.error("tick writer: %d ticks lost; could not write %s: %s", len(ticks), path, err)
+            return
+        with self._cond:
+            self._spilled += len(ticks)
+            self._spill_path = str(path)
+        log.error("tick writer: the database refused %d ticks; they are saved in %s",
+                  len(ticks), path)
 
     def _maybe_compact(self) -> None:
         if self._retention_s is None or self._stopping:

@@ -64,8 +64,9 @@ class ListSink:
     def start(self) -> None:
         self.started += 1
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         self.stopped += 1
+        return True
 
     def submit(self, ticks: Sequence[Tick]) -> None:
         self.ticks.extend(ticks)

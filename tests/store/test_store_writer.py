@@ -170,3 +170,34 @@ def test_failed_compaction_is_counted_and_the_thread_lives(store: Store, make_ti
     assert stats.compactions == 0
     assert "compaction exploded" in stats.last_error
     assert store.ticks.count() == 7
+
+
+def test_stop_with_a_database_that_stays_down_spills_to_a_replayable_csv(tmp_path) -> None:  # noqa: ANN001
+    import time as _time
+
+    from core.feeds.replay import load_events
+    from core.store.writer import TickWriter
+    from tests.conftest import make_ticks
+
+    class DownTicks:
+        def insert_many(self, ticks):  # noqa: ANN001, ANN202
+            raise OSError("disk I/O error")
+
+    class DownStore:
+        ticks = DownTicks()
+
+        def compact(self, older_than):  # noqa: ANN001, ANN202
+            return None
+
+    ticks = make_ticks(1234)
+    writer = TickWriter(DownStore(), batch_size=500, retry_initial=0.05, spill_dir=tmp_path)
+    writer.start()
+    writer.submit(ticks)
+    started = _time.monotonic()
+    assert writer.stop(timeout=0.5) is False
+    assert _time.monotonic() - started < 3
+    stats = writer.stats()
+    assert stats.spilled == 1234 and stats.errors >= 1 and "disk I/O" in stats.last_error
+    back = load_events(stats.spill_path, source="test")
+    assert [(t.symbol, t.ts, t.price, t.size, t.bid, t.ask) for t in back] == \
+        [(t.symbol, t.ts, t.price, t.size, t.bid, t.ask) for t in ticks]

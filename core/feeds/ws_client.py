@@ -1,0 +1,265 @@
+"""The WebSocket source base: connection lifecycle shared by the venue clients.
+
+A subclass supplies the venue's pieces (URL, handshake, subscribe messages, pure parsing); this
+class owns the thread, reconnection with backoff and jitter, the circuit breaker, resubscription
+after a reconnect, rate-limited control messages, planned reconnects (connection age, venue
+shutdown notices) and health reporting. websocket-client answers pings with pongs that echo the
+payload.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import websocket
+
+from core.errors import FeedError, UnknownSymbol
+from core.feeds.base import Emit, SourceHealth
+from core.feeds.reconnect import (Backoff, BackoffConfig, BreakerConfig, CircuitBreaker,
+                                  RateLimiter)
+from core.models import Event
+
+log = logging.getLogger(__name__)
+
+
+class AuthError(FeedError):
+    """The venue refused our credentials; the message says which venue and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What one wire frame turned into."""
+
+    events: Sequence[Event] = ()
+    errors: Sequence[str] = ()
+    reconnect: bool = False
+    info: Sequence[str] = field(default_factory=tuple)
+
+
+Connect = Callable[..., websocket.WebSocket]
+
+
+class WebSocketSource:
+    """Base class of the venue sources. Subclasses override the hook methods below.
+
+    Parameters
+    ----------
+    url
+        The venue endpoint (a local fake in tests).
+    backoff, breaker
+        Reconnection delays and the circuit breaker's thresholds.
+    clock
+        Wall clock (epoch seconds) for event ages; ``monotonic`` for intervals.
+    sleep
+        Interruptible wait; defaults to waiting on the stop event.
+    """
+
+    name = "websocket"
+    simulated = False
+    control_rate: int | None = None  # outgoing messages a second the venue allows
+    max_connection_age: float | None = None  # reconnect before the venue cuts us off
+
+    def __init__(self, url: str, *, backoff: BackoffConfig | None = None,
+                 breaker: BreakerConfig | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
+                 connect: Connect | None = None, recv_timeout: float = 0.2,
+                 connect_timeout: float = 5.0) -> None:
+        self.url = url
+        self._clock, self._monotonic = clock, monotonic
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self.backoff = Backoff(backoff, rng)
+        self.breaker = CircuitBreaker(breaker, monotonic)
+        self._limiter = RateLimiter(self.control_rate, 1.0, monotonic) if self.control_rate else None
+        self._connect = connect or websocket.create_connection
+        self._recv_timeout, self._connect_timeout = recv_timeout, connect_timeout
+        self._lock = threading.Lock()
+        self._symbols: set[str] = set()
+        self._pending: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._conn: websocket.WebSocket | None = None
+        self.state = "stopped"
+        self.message = ""
+        self.events = self.errors = self.reconnects = self.connections = 0
+        self.last_event: float | None = None
+        self.delays: list[float] = []
+        self.problems: deque[tuple[float, str]] = deque(maxlen=50)
+
+    # --- hooks -----------------------------------------------------------------------------
+    def accepts(self, symbol: str) -> bool:
+        """Whether the venue can serve ``symbol`` (shape check; the venue has the last word)."""
+        return True
+
+    def endpoint(self, symbols: Sequence[str]) -> str:
+        """The URL to connect to for ``symbols``."""
+        return self.url
+
+    def handshake(self, conn: websocket.WebSocket) -> None:
+        """Run after connecting: read the greeting, authenticate. Raise AuthError if refused."""
+
+    def subscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        """Frames that subscribe ``symbols`` (empty when the URL already names them)."""
+        return []
+
+    def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        return []
+
+    def parse(self, text: str) -> Parsed:
+        """One text frame -> events. Must not raise for bad input: report it in ``errors``."""
+        raise NotImplementedError
+
+    # --- Source protocol -------------------------------------------------------------------
+    def subscribe(self, symbols: Iterable[str]) -> None:
+        wanted = list(symbols)
+        for symbol in wanted:
+            if not self.accepts(symbol):
+                raise UnknownSymbol(f"{self.name} does not trade {symbol}.")
+        with self._lock:
+            new = [s for s in wanted if s not in self._symbols]
+            self._symbols.update(new)
+            if new and self._conn is not None:
+                self._pending += self.subscribe_messages(new)
+
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
+        with self._lock:
+            gone = [s for s in symbols if s in self._symbols]
+            self._symbols.difference_update(gone)
+            if gone and self._conn is not None:
+                self._pending += self.unsubscribe_messages(gone)
+
+    def symbols(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(sorted(self._symbols))
+
+    def start(self, emit: Emit) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self.state = "connecting"
+        self._thread = threading.Thread(target=self._run, args=(emit,), daemon=True,
+                                        name=f"gs-{self.name}")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.close(timeout=0.5)
+            except Exception:  # noqa: BLE001 - closing a broken socket may fail; we are leaving
+                pass
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=10)
+        self.state = "stopped"
+
+    def health(self) -> SourceHealth:
+        age = None if self.last_event is None else max(0.0, self._clock() - self.last_event)
+        return SourceHealth(self.name, self.state, self.simulated, self.events, self.errors, age,
+                            self.message)
+
+    # --- the thread ------------------------------------------------------------------------
+    def _run(self, emit: Emit) -> None:
+        while not self._stop.is_set():
+            if not self.breaker.allow():
+                self.state = "down"
+                self._sleep(min(0.5, self.breaker.retry_in()) or 0.05)
+                continue
+            planned = False
+            try:
+                planned = self._session(emit)
+            except Exception as exc:  # noqa: BLE001 - socket, venue or parser: reconnect later
+                if self._stop.is_set():
+                    break
+                self._failed(exc)
+            finally:
+                with self._lock:
+                    conn, self._conn = self._conn, None
+                if conn is not None:
+                    conn.close(timeout=0.2)
+            if self._stop.is_set():
+                break
+            self.reconnects += 1
+            if planned:
+                continue
+            delay = self.backoff.next()
+            self.delays.append(delay)
+            self.state = "down" if not self.breaker.allow() else "reconnecting"
+            self._sleep(delay)
+
+    def _note(self, message: str) -> None:
+        self.message = message
+        self.problems.append((self._clock(), message))
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        self.breaker.failure()
+        if isinstance(exc, FeedError):
+            self._note(str(exc))
+        else:
+            self._note(f"{self.name}: connection lost ({type(exc).__name__}: {exc})")
+        log.warning("%s", self.message)
+
+    def _session(self, emit: Emit) -> bool:
+        """One connection's life. Returns True for a planned reconnect, False when stopping."""
+        symbols = self.symbols()
+        conn = self._connect(self.endpoint(symbols), timeout=self._connect_timeout)
+        with self._lock:
+            self._conn = conn
+        self.handshake(conn)
+        with self._lock:
+            self._pending = self.subscribe_messages(tuple(sorted(self._symbols)))
+        self.connections += 1
+        self.state, self.message = "live", ""
+        self.breaker.success()
+        self.backoff.reset()
+        opened = self._monotonic()
+        conn.settimeout(self._recv_timeout)
+        while not self._stop.is_set():
+            self._send_pending(conn)
+            if self.max_connection_age and self._monotonic() - opened > self.max_connection_age:
+                self._note(f"{self.name}: renewing the connection before the venue's limit")
+                return True
+            try:
+                opcode, frame = conn.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
+            if opcode == websocket.ABNF.OPCODE_PING:
+                if self._limiter:
+                    self._limiter.record()  # our automatic pong counts against the limit
+                continue
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise websocket.WebSocketConnectionClosedException("the venue closed the socket")
+            if opcode != websocket.ABNF.OPCODE_TEXT:
+                continue
+            parsed = self.parse(frame.decode("utf-8", errors="replace"))
+            if parsed.errors:
+                self.errors += len(parsed.errors)
+                self._note(f"{self.name}: {parsed.errors[-1]}")
+            if parsed.events:
+                self.events += len(parsed.events)
+                self.last_event = self._clock()
+                emit(parsed.events)
+            if parsed.reconnect:
+                self._note(f"{self.name}: the venue announced a disconnect; reconnecting")
+                return True
+        return False
+
+    def _send_pending(self, conn: websocket.WebSocket) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                if self._limiter and self._limiter.wait_time() > 0:
+                    return  # the rest goes out on a later pass of the read loop
+                message = self._pending.pop(0)
+            conn.send(message)
+            if self._limiter:
+                self._limiter.record()
