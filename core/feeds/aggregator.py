@@ -200,7 +200,8 @@ class FeedHub:
     def _process(self, batch: list[Event]) -> None:
         c = self._counters
         c.received += len(batch)
-        horizon = self._clock() + self.config.max_future_s
+        source_now = getattr(self.source, "now", self._clock)  # a replay runs on its own clock
+        horizon = source_now() + self.config.max_future_s
         per_symbol: dict[str, list[Event]] = {}
         ticks: list[Tick] = []
         closed: list[Bar] = []

@@ -21,8 +21,7 @@ import websocket
 
 from core.errors import FeedError, UnknownSymbol
 from core.feeds.base import Emit, SourceHealth
-from core.feeds.reconnect import (Backoff, BackoffConfig, BreakerConfig, CircuitBreaker,
-                                  RateLimiter)
+from core.feeds.reconnect import Backoff, BackoffConfig, BreakerConfig, CircuitBreaker, RateLimiter
 from core.models import Event
 
 log = logging.getLogger(__name__)

@@ -175,3 +175,20 @@ def test_a_source_that_cannot_start_leaves_no_thread_behind() -> None:
     with pytest.raises(FeedError, match="data row 3"):
         hub.start()
     assert not hub.running and sink.stopped == 1
+
+
+@pytest.mark.parametrize("speed", [20.0, 0.0])
+def test_replay_at_any_speed_reaches_the_hub_whole(speed: float, tmp_path) -> None:  # noqa: ANN001
+    """A replay runs ahead of the wall clock at speed > 1: its events are not 'in the future'."""
+    from core.feeds.replay import ReplayConfig, ReplaySource
+
+    ticks = make_ticks(400, mean_gap_s=0.02)  # about 8 s of trading
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,symbol,price,size\n" + "".join(
+        f"{t.ts.isoformat()},{t.symbol},{t.price},{t.size}\n" for t in ticks))
+    sink = ListSink()
+    source = ReplaySource(ReplayConfig(path=path, speed=speed))
+    hub = FeedHub(source, sink=sink).start()
+    _wait(lambda: source.health().state == "finished", timeout=15)
+    hub.stop()
+    assert hub.stats().rejected == 0 and len(sink.ticks) == 400

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from core.errors import UnknownSymbol
-from core.feeds.reconnect import (Backoff, BackoffConfig, BreakerConfig, CircuitBreaker,
-                                  RateLimiter)
+from core.feeds.reconnect import Backoff, BackoffConfig, BreakerConfig, CircuitBreaker, RateLimiter
 from core.feeds.ws_client import AuthError, Parsed, WebSocketSource
 from core.models import Tick
 from tests.fakes.ws_server import FakeWebSocketServer
@@ -57,7 +56,7 @@ class MiniSource(WebSocketSource):
             return Parsed(reconnect=True)
         if "p" not in msg:
             return Parsed(errors=[f"unexpected frame {text[:40]}"])
-        ts = datetime.fromtimestamp(msg["t"], timezone.utc)
+        ts = datetime.fromtimestamp(msg["t"], UTC)
         return Parsed(events=[Tick(msg["s"], ts, float(msg["p"]), 1.0, source=self.name)])
 
 

@@ -168,6 +168,7 @@ class ReplaySource:
         self._position = 0
         self._passes = 0
         self._last_emit: float | None = None
+        self._origin: tuple[float, float] | None = None  # (wall start, replayed time) of a pass
 
     # -- Source protocol ----------------------------------------------------------------------
 
@@ -334,10 +335,27 @@ class ReplaySource:
                 self._state, self._message = "down", f"Replay failed: {exc}"
                 self._errors += 1
 
+    def now(self) -> float:
+        """The replay's own clock (epoch seconds): where playback has got to.
+
+        The hub checks event times against this, not the wall clock, since a replay at speed 10
+        runs ahead of the wall clock (and at speed 0 has no clock at all: infinity).
+        """
+        with self._lock:
+            origin = self._origin
+        if origin is None:
+            return self._clock()
+        if self.config.speed == 0:
+            return float("inf")
+        started, replayed = origin
+        return replayed + (self._clock() - started) * self.config.speed
+
     def _play(self, emit: Emit, timeline: Timeline, delta: timedelta) -> bool:
         """Play one pass; False when stopped before the end."""
         keys, speed, n = timeline.keys_us, self.config.speed, len(timeline.keys_us)
         started = self._clock()
+        with self._lock:
+            self._origin = (started, keys[0] / 1e6 + delta.total_seconds())
         i = 0
         while i < n:
             if self._halt.is_set():
