@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from core.errors import ConfigError
 
@@ -47,12 +48,11 @@ class Settings:
     replay_path: str = ""
     replay_speed: float = 1.0
     data_dir: str = "data"
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)
     redis_url: str = field(default="", repr=False)
     redis_stream_maxlen: int = 10_000
     tick_retention_s: float = 7 * 86400.0
     store_enabled: bool = True
-    dask_scheduler: str = ""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -79,14 +79,32 @@ class Settings:
         return out
 
 
+_SECRET_PARAMS = ("password", "pass", "pwd", "secret", "token", "key", "apikey", "api_key")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL: the password in the userinfo and secret query parameters."""
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    if not parts.password and parts.username and "@" in parts.netloc:
+        found.append(parts.username)  # redis://token@host: a lone userinfo is a secret
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_PARAMS and v]
+    return found
+
+
 def redact_url(url: str) -> str:
-    """``redis://user:pw@host`` -> ``redis://user:***@host``."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    cred, host = rest.rsplit("@", 1)
-    user = cred.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in cred else f"{scheme}://***@{host}"
+    """A URL safe to show: ``redis://user:pw@host/0?password=x`` -> ``redis://user:***@host/0?password=***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        cred, host = netloc.rsplit("@", 1)
+        netloc = f"{cred.split(':', 1)[0]}:***@{host}" if ":" in cred else f"***@{host}"
+    query = "&".join(f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}={v}"
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _read_secrets(path: Path) -> dict[str, str]:
@@ -157,7 +175,6 @@ def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
     texts = {
         "GS_REPLAY_PATH": "replay_path", "GS_DATA_DIR": "data_dir",
         "GS_DATABASE_URL": "database_url", "GS_REDIS_URL": "redis_url",
-        "GS_DASK_SCHEDULER": "dask_scheduler",
     }
     for env_name, attr in texts.items():
         if (v := get(env_name)) is not None:

@@ -50,12 +50,12 @@ with right:
         save_watchlist(runtime, symbols)
         st.rerun()
 
-# Make sure every watched symbol streams (a new session may bring symbols from its URL).
-for symbol in list(symbols):
-    try:
-        hub.add_symbol(symbol)
-    except GSError as exc:
-        st.warning(f"{symbol}: {exc}")
+# Make sure every watched symbol streams (a new session may bring symbols from its URL): one
+# request for all of them, skipped while the source is down so the page never waits on it.
+if hub.health().state != "down":
+    _, not_streaming = hub.add_symbols(symbols)
+    if not_streaming:
+        st.warning("Not streaming: " + "; ".join(f"{s}: {m}" for s, m in not_streaming.items()))
 
 
 @st.fragment(run_every=1.0)

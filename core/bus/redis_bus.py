@@ -29,7 +29,7 @@ from redis.retry import Retry
 
 from core.bus.base import BusStats, Handler
 from core.bus.codec import decode, encode
-from core.config import redact_url
+from core.config import redact_url, url_secrets
 from core.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class RedisBus:
         self._safe_url = redact_url(url)
         if maxlen < 1:
             raise BusError(f"The Redis stream length must be at least 1, got {maxlen}.")
-        self._password = _password_of(url)
+        self._secrets = url_secrets(url)
         self._maxlen = maxlen
         self._stream_prefix = f"{prefix}:stream:"
         self._channel_prefix = f"{prefix}:"
@@ -119,8 +119,8 @@ class RedisBus:
         self._ok = ok
         self._checked_at = time.monotonic()
         if error:
-            if self._password:
-                error = error.replace(self._password, "***")
+            for secret in self._secrets:
+                error = error.replace(secret, "***")
             self._last_error = error
 
     def _down_error(self, exc: BaseException) -> BusError:
@@ -324,13 +324,6 @@ class RedisBus:
         for sub in subs:
             sub.close()
         self._pool.disconnect()
-
-
-def _password_of(url: str) -> str:
-    if "://" not in url or "@" not in url:
-        return ""
-    cred = url.split("://", 1)[1].rsplit("@", 1)[0]
-    return cred.split(":", 1)[1] if ":" in cred else ""
 
 
 class _RedisSubscription:

@@ -13,13 +13,12 @@ import math
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.bus.base import Bus
-from core.errors import BusError, GSError
+from core.errors import BusError, FeedError, GSError
 from core.feeds.base import Source, SourceHealth
 from core.feeds.candles import CandleBook
 from core.feeds.snapshot import QuoteBoard, WatchRow
@@ -80,7 +79,6 @@ class _Counters:
     bus_errors: int = 0
     last_rejection: str = ""
     last_bus_error: str = ""
-    by_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class FeedHub:
@@ -104,7 +102,7 @@ class FeedHub:
         self._clock = clock
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._board = QuoteBoard()
+        self._board = QuoteBoard(getattr(source, "reference_price", None))
         self._candles = CandleBook(self.config.timeframes, self.config.keep_bars)
         self._counters = _Counters()
         self._thread: threading.Thread | None = None
@@ -161,6 +159,36 @@ class FeedHub:
         self.source.subscribe([symbol])
         return symbol
 
+    def add_symbols(self, raws: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        """Subscribe many symbols in one request where possible.
+
+        Returns the normalised symbols now streaming and, for the others, why not. A source that
+        cannot be reached fails the whole batch at once (one wait, not one per symbol).
+        """
+        errors: dict[str, str] = {}
+        symbols: list[str] = []
+        for raw in raws:
+            try:
+                symbols.append(normalize_symbol(raw))
+            except GSError as exc:
+                errors[str(raw)] = str(exc)
+        try:
+            self.source.subscribe(symbols)
+            return symbols, errors
+        except FeedError as exc:
+            errors.update({s: str(exc) for s in symbols})
+            return [], errors
+        except GSError:
+            pass  # some symbol is unknown: find out which, one at a time
+        ok = []
+        for symbol in symbols:
+            try:
+                self.source.subscribe([symbol])
+                ok.append(symbol)
+            except GSError as exc:
+                errors[symbol] = str(exc)
+        return ok, errors
+
     # --- the thread ------------------------------------------------------------------------
     def _run(self) -> None:
         stopping = False
@@ -213,17 +241,12 @@ class FeedHub:
                     c.last_rejection = reason
                     continue
                 if isinstance(event, Tick):
-                    ticks.append(event)
-                    if not self._board.apply_tick(event):
-                        c.late += 1
-                    else:
-                        closed += self._candles.add_tick(event.symbol, event.ts.timestamp(),
-                                                         event.price, event.size, event.source)
-                elif isinstance(event, Quote):
-                    self._board.apply_quote(event)
-                else:
-                    if self._board.apply_bar(event):
-                        closed += self._candles.add_bar(event)
+                    ticks.append(event)  # stored whatever happens below
+                try:
+                    closed += self._apply(event)
+                except Exception as exc:  # one event's trouble must not cost the batch
+                    log.exception("feed hub could not apply %r", event)
+                    c.last_rejection = f"{event.symbol}: internal error: {exc}"
                 group = per_symbol.get(event.symbol)
                 if group is None:
                     per_symbol[event.symbol] = [event]
@@ -234,6 +257,19 @@ class FeedHub:
             self.sink.submit(ticks)
         if self.bus is not None:
             self._publish(per_symbol, closed)
+
+    def _apply(self, event: Event) -> list[Bar]:
+        """Update the snapshot and candles; returns the candles the event closed."""
+        if isinstance(event, Tick):
+            if not self._board.apply_tick(event):
+                self._counters.late += 1
+                return []
+            return self._candles.add_tick(event.symbol, event.ts.timestamp(), event.price,
+                                          event.size, event.source)
+        if isinstance(event, Quote):
+            self._board.apply_quote(event)
+            return []
+        return self._candles.add_bar(event) if self._board.apply_bar(event) else []
 
     def _topic(self, symbol: str) -> str:
         topic = self._topics.get(symbol)

@@ -101,11 +101,11 @@ class BusSource:
             raise FeedError(f"Cannot reach the feed process: {exc}") from None
         finally:
             sub.close()
+        self._symbols.update(answer.get("ok", ()))
         errors = answer.get("errors", {})
         for symbol, message in errors.items():
             invalid = answer.get("kinds", {}).get(symbol) == "invalid"
             raise (InvalidSymbol if invalid else UnknownSymbol)(message)
-        self._symbols.update(answer.get("ok", ()))
 
     def history(self, symbol: str, timeframe: str, end: datetime, count: int,
                 end_price: float | None = None) -> list[Bar]:
@@ -115,6 +115,11 @@ class BusSource:
             return []
         market = MarketSimulator(SimulatorConfig(seed=int(seed)), 0.0)
         return market.history(symbol, timeframe, end, count, end_price)
+
+    def reference_price(self, symbol: str) -> float | None:
+        """The feed process's reference (previous close) for ``symbol``, so replicas agree."""
+        value = self._status.get("references", {}).get(symbol)
+        return float(value) if value else None
 
     def unsubscribe(self, symbols: Iterable[str]) -> None:
         """Replicas never stop the shared feed for a symbol; other replicas may watch it."""

@@ -64,25 +64,39 @@ class CandleBook:
         return closed
 
     def add_bar(self, bar: Bar) -> list[Bar]:
-        """Fold a finished bar into every timeframe at least as long as its own."""
+        """Fold a finished bar into every timeframe at least as long as its own.
+
+        The bar's own timeframe closes at once (the bar is finished); longer ones stay open until
+        a later bucket starts. A bar older than the open candle is counted in ``late``.
+        """
         cur = self._open.setdefault(bar.symbol, [None] * len(self._secs))
         self._sources.setdefault(bar.symbol, bar.source)
         own = TIMEFRAMES[bar.timeframe]
         sec = int(bar.start.timestamp())
         closed: list[Bar] = []
+        done = self._closed.get((bar.symbol, bar.timeframe))
+        if done and bar.start <= done[-1].start:
+            self.late += 1
+            return closed
         for k, tf in enumerate(self._secs):
             if tf < own or tf % own:
                 continue
             start = sec - sec % tf
             c = cur[k]
+            if c is not None and start < c[0]:
+                self.late += 1
+                return closed
             if c is None or start > c[0]:
                 if c is not None:
                     closed.append(self._close(bar.symbol, k, c))
-                cur[k] = [start, bar.open, bar.high, bar.low, bar.close, bar.volume]
-            elif start == c[0]:
+                c = cur[k] = [start, bar.open, bar.high, bar.low, bar.close, bar.volume]
+            else:
                 c[2], c[3] = max(c[2], bar.high), min(c[3], bar.low)
                 c[4] = bar.close
                 c[5] += bar.volume
+            if tf == own:
+                closed.append(self._close(bar.symbol, k, c))
+                cur[k] = None
         return closed
 
     def _close(self, symbol: str, k: int, c: _Candle) -> Bar:
@@ -103,11 +117,6 @@ class CandleBook:
                 out.append(Bar(symbol, timeframe, utc(c[0]), c[1], c[2], c[3], c[4], c[5],
                                self._sources[symbol]))
         return out
-
-    def first_open(self, symbol: str, timeframe: str) -> Bar | None:
-        """The oldest candle still kept (closed or open), or None."""
-        bars = self.bars(symbol, timeframe)
-        return bars[0] if bars else None
 
 
 def bars_to_frame(bars: Iterable[Bar]) -> pd.DataFrame:

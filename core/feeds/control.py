@@ -40,6 +40,7 @@ class FeedControl:
             "state": health.state,
             "message": health.message, "symbols": list(self.hub.source.symbols()),
             "events": stats.accepted, "ts": time.time(),
+            "references": {s: r.reference for s, r in self.hub.snapshot().items()},
         }
 
     def _on_request(self, _topic: str, message: Any) -> None:

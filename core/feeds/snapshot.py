@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.models import Bar, Quote, Tick
+from core.timeframes import TIMEFRAMES
 
 
 @dataclass(frozen=True, slots=True)
 class WatchRow:
-    """What the watchlist shows for one symbol. ``change`` is against the first price seen."""
+    """What the watchlist shows for one symbol.
+
+    ``change`` is against ``reference``: the previous close when the source knows it (the
+    simulator's is its starting price), else the first price the hub saw.
+    """
 
     symbol: str
     last: float
@@ -25,10 +31,12 @@ class WatchRow:
 
 
 class _Row:
-    __slots__ = ("symbol", "last", "bid", "ask", "volume", "source", "updated", "reference")
+    __slots__ = ("symbol", "last", "bid", "ask", "volume", "source", "updated", "reference",
+                 "ref_known")
 
     def __init__(self, symbol: str, price: float, updated: datetime, source: str) -> None:
         self.symbol, self.last, self.reference = symbol, price, price
+        self.ref_known = False
         self.bid: float | None = None
         self.ask: float | None = None
         self.volume = 0.0
@@ -44,18 +52,29 @@ class _Row:
 class QuoteBoard:
     """Mutable per-symbol state; the hub thread writes, readers take :meth:`rows` copies.
 
-    Not thread-safe by itself: the hub guards it with its lock.
+    Not thread-safe by itself: the hub guards it with its lock. ``reference`` gives a symbol's
+    previous close when the source knows one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reference: Callable[[str], float | None] | None = None) -> None:
         self._rows: dict[str, _Row] = {}
+        self._reference = reference or (lambda _symbol: None)
+
+    def _row(self, symbol: str, price: float, updated: datetime, source: str) -> _Row:
+        """The row of ``symbol`` (made on first sight), with the source's reference once known."""
+        row = self._rows.get(symbol)
+        if row is None:
+            row = self._rows[symbol] = _Row(symbol, price, updated, source)
+        if not row.ref_known:
+            ref = self._reference(symbol)
+            if ref is not None and ref > 0:
+                row.reference, row.ref_known = ref, True
+        return row
 
     def apply_tick(self, t: Tick) -> bool:
         """Update from a trade; returns False for a trade older than the row (kept out)."""
-        row = self._rows.get(t.symbol)
-        if row is None:
-            row = self._rows[t.symbol] = _Row(t.symbol, t.price, t.ts, t.source)
-        elif t.ts < row.updated:
+        row = self._row(t.symbol, t.price, t.ts, t.source)
+        if t.ts < row.updated:
             return False
         row.last, row.updated, row.source = t.price, t.ts, t.source
         row.volume += t.size
@@ -66,27 +85,22 @@ class QuoteBoard:
         return True
 
     def apply_quote(self, q: Quote) -> bool:
-        row = self._rows.get(q.symbol)
-        if row is None:
-            row = self._rows[q.symbol] = _Row(q.symbol, q.mid, q.ts, q.source)
-        elif q.ts < row.updated:
+        row = self._row(q.symbol, q.mid, q.ts, q.source)
+        if q.ts < row.updated:
             return False
         row.bid, row.ask, row.updated, row.source = q.bid, q.ask, q.ts, q.source
         return True
 
     def apply_bar(self, b: Bar) -> bool:
-        row = self._rows.get(b.symbol)
-        if row is None:
-            row = self._rows[b.symbol] = _Row(b.symbol, b.open, b.start, b.source)
-        elif b.start < row.updated:
+        """Update from a finished bar; its time is its end, when its close was the last price."""
+        end = b.start + timedelta(seconds=TIMEFRAMES[b.timeframe])
+        row = self._row(b.symbol, b.open, end, b.source)
+        if end < row.updated:
             return False
-        row.last, row.updated, row.source = b.close, b.start, b.source
+        row.last, row.updated, row.source = b.close, end, b.source
         row.volume += b.volume
         return True
 
     def rows(self) -> dict[str, WatchRow]:
         return {s: r.freeze() for s, r in self._rows.items()}
 
-    def get(self, symbol: str) -> WatchRow | None:
-        row = self._rows.get(symbol)
-        return None if row is None else row.freeze()

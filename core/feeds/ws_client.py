@@ -76,7 +76,8 @@ class WebSocketSource:
         self._sleep = sleep or self._stop.wait
         self.backoff = Backoff(backoff, rng)
         self.breaker = CircuitBreaker(breaker, monotonic)
-        self._limiter = RateLimiter(self.control_rate, 1.0, monotonic) if self.control_rate else None
+        rate = self.control_rate
+        self._limiter = RateLimiter(rate, 1.0, monotonic) if rate else None
         self._connect = connect or websocket.create_connection
         self._recv_timeout, self._connect_timeout = recv_timeout, connect_timeout
         self._lock = threading.Lock()

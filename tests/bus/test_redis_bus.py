@@ -300,3 +300,18 @@ def test_close_is_idempotent_and_final(make_redis_bus) -> None:
     with pytest.raises(BusError, match="closed"):
         bus.publish("c", 3)
     assert not bus.stats().connected
+
+
+def test_a_password_in_the_query_never_reaches_an_error() -> None:
+    from core.bus.redis_bus import RedisBus
+    from core.errors import BusError
+    from tests.redis_server import free_port
+
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0?password=s3cret-q", timeout=0.3)
+    try:
+        with pytest.raises(BusError) as err:
+            bus.publish("quotes.AAPL", {"x": 1})
+        assert "s3cret-q" not in str(err.value) and "unreachable" in str(err.value)
+        assert "s3cret-q" not in repr(bus) + bus.stats().last_error
+    finally:
+        bus.close()

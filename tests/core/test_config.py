@@ -47,3 +47,15 @@ def test_durations() -> None:
     assert parse_duration("90s", "x") == 90 and parse_duration("2h", "x") == 7200
     assert parse_duration("7d", "x") == 7 * 86400 and parse_duration("15", "x") == 15
     assert redact_url("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_no_secret_survives_repr_describe_or_redaction(tmp_path: Path) -> None:
+    env = {"GS_REDIS_URL": "redis://h:6379/0?password=s3cret",
+           "GS_DATABASE_URL": "postgresql+psycopg://u:pw2@db/gs?sslmode=require"}
+    s = load_settings(env, tmp_path / "none.toml")
+    shown = repr(s) + str(s.describe())
+    assert "s3cret" not in shown and "pw2" not in shown
+    assert s.describe()["redis_url"] == "redis://h:6379/0?password=***"
+    assert s.describe()["database_url"] == "postgresql+psycopg://u:***@db/gs?sslmode=require"
+    assert redact_url("redis://:tok@h/0") == "redis://:***@h/0"
+    assert redact_url("redis://tok@h/0") == "redis://***@h/0"

@@ -192,3 +192,31 @@ def test_replay_at_any_speed_reaches_the_hub_whole(speed: float, tmp_path) -> No
     _wait(lambda: source.health().state == "finished", timeout=15)
     hub.stop()
     assert hub.stats().rejected == 0 and len(sink.ticks) == 400
+
+
+def test_quotes_update_the_book_and_a_failing_event_costs_nothing_else(monkeypatch) -> None:  # noqa: ANN001
+    from core.feeds.candles import CandleBook
+    from core.models import Quote
+
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    real = CandleBook.add_tick
+
+    def flaky(self, symbol, *args):  # noqa: ANN001, ANN202
+        if symbol == "MSFT":
+            raise RuntimeError("boom")
+        return real(self, symbol, *args)
+
+    monkeypatch.setattr(CandleBook, "add_tick", flaky)
+    batch = [Tick("AAPL", t0, 100.0, 1.0), Quote("AAPL", t0, 99.5, 100.5, 3, 4),
+             Tick("MSFT", t0, 400.0, 1.0), Tick("AAPL", t0 + timedelta(seconds=1), 101.0, 1.0)]
+    sink, bus, got = ListSink(), InMemoryBus(), []
+    bus.subscribe(["quotes.*"], lambda _t, m: got.extend(m))
+    hub = FeedHub(ListSource([batch], known=("AAPL", "MSFT")), bus=bus, sink=sink,
+                  clock=lambda: t0.timestamp())
+    hub.start()
+    hub.source.done.wait(5)
+    hub.stop()
+    assert len(sink.ticks) == 3 and got == batch
+    row = hub.snapshot()["AAPL"]
+    assert (row.last, row.bid, row.ask) == (101.0, 99.5, 100.5)
+    assert "internal error" in hub.stats().last_rejection

@@ -52,3 +52,27 @@ def test_bars_fold_into_longer_timeframes() -> None:
         book.add_bar(Bar("SPY", "1m", t0 + pd.Timedelta(minutes=i), o, h, lo, c, 100))
     five = book.bars("SPY", "5m")[-1]
     assert (five.open, five.high, five.low, five.close, five.volume) == (10, 12, 8, 9, 300)
+
+
+def test_a_finished_bar_closes_its_own_timeframe_at_once_and_late_bars_count() -> None:
+    from datetime import datetime
+
+    from core.models import Bar
+    book = CandleBook(timeframes=("1m", "5m"))
+    t0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    first = Bar("SPY", "1m", t0 + pd.Timedelta(minutes=1), 10, 11, 9, 10.5, 100)
+    assert book.add_bar(first) == [first]  # published when it arrives, not one bar later
+    assert book.bars("SPY", "1m") == [first]
+    book.add_bar(Bar("SPY", "1m", t0, 10, 11, 9, 10.5, 100))
+    assert book.late == 1
+
+
+def test_a_bar_fed_row_is_as_old_as_the_bar_end() -> None:
+    from datetime import datetime, timedelta
+
+    from core.feeds.snapshot import QuoteBoard
+    from core.models import Bar
+    board = QuoteBoard()
+    start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+    board.apply_bar(Bar("SPY", "1d", start, 10, 11, 9, 10.5, 100))
+    assert board.rows()["SPY"].updated == start + timedelta(days=1)

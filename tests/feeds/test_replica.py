@@ -75,3 +75,30 @@ def test_no_feed_process_is_reported_not_hidden() -> None:
             replica.add_symbol("AAPL")
     finally:
         replica.stop()
+
+
+def test_batched_adds_report_each_symbol_and_fail_fast_without_a_feed(plane) -> None:  # noqa: ANN001
+    _, feed, replica = plane
+    ok, errors = replica.add_symbols(["msft", "ZZZZ", "NOT A SYMBOL!", "SPY"])
+    assert ok == ["MSFT", "SPY"] and set(errors) == {"ZZZZ", "NOT A SYMBOL!"}
+    assert {"MSFT", "SPY"} <= set(feed.source.symbols())
+    lonely = FeedHub(BusSource(InMemoryBus(), reply_timeout=0.3)).start()
+    try:
+        started = time.monotonic()
+        ok, errors = lonely.add_symbols(["AAPL", "MSFT", "NVDA", "SPY", "QQQ"])
+        assert ok == [] and len(errors) == 5 and "gsig feed" in errors["AAPL"]
+        assert time.monotonic() - started < 1.0  # one wait for the batch, not one per symbol
+    finally:
+        lonely.stop()
+
+
+def test_replicas_agree_with_the_feed_on_change(plane) -> None:  # noqa: ANN001
+    bus, feed, replica = plane
+    _wait(lambda: "AAPL" in replica.snapshot() and replica.source.reference_price("AAPL"))
+    late = FeedHub(BusSource(bus)).start()  # joins later, replays only part of the history
+    try:
+        _wait(lambda: "AAPL" in late.snapshot())
+        refs = {h.snapshot()["AAPL"].reference for h in (feed, replica, late)}
+        assert refs == {232.50}  # the simulator's previous close, not each one's first price
+    finally:
+        late.stop()

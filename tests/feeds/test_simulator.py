@@ -138,3 +138,25 @@ def test_live_source_streams_paced_ticks_and_can_go_full_speed() -> None:
     time.sleep(0.5)
     src.stop()
     assert len(fast) > 20_000
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"tick_rate": float("inf")}, "tick rate"), ({"tick_rate": -1.0}, "tick rate"),
+    ({"tick_rate": float("nan")}, "tick rate"), ({"tick_rate": 1e9}, "tick rate"),
+    ({"seed": -1}, "seed"), ({"jump_std": -0.1}, "jump_std"),
+])
+def test_bad_simulator_settings_are_refused_clearly(kwargs: dict, fragment: str) -> None:
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=fragment):
+        SimulatorConfig(**kwargs)
+
+
+def test_a_bad_tick_rate_setting_is_shown_in_the_app_not_a_hang(monkeypatch) -> None:  # noqa: ANN001
+    from core.config import load_settings
+    from core.errors import ConfigError
+    from core.runtime import build_runtime
+
+    monkeypatch.setenv("GS_SIM_TICK_RATE", "inf")
+    with pytest.raises(ConfigError, match="tick rate"):
+        build_runtime(load_settings(), role="app")

@@ -51,10 +51,11 @@ class SimulatorSource:
 
     def subscribe(self, symbols: Iterable[str]) -> None:
         """Start simulating symbols; raises UnknownSymbol for one outside the catalog."""
+        wanted = list(symbols)
         with self._lock:
-            for symbol in symbols:
+            for symbol in wanted:
                 self._engine.spec(symbol)
-            for symbol in symbols:
+            for symbol in wanted:
                 self._engine.add(symbol)
 
     def unsubscribe(self, symbols: Iterable[str]) -> None:
@@ -66,9 +67,10 @@ class SimulatorSource:
         with self._lock:
             return self._engine.symbols()
 
-    def knows(self, symbol: str) -> bool:
-        """True when the catalog has ``symbol``."""
-        return symbol in self._engine.catalog
+    def reference_price(self, symbol: str) -> float | None:
+        """The previous close of the simulated market: the symbol's starting price."""
+        spec = self._engine.catalog.get(symbol)
+        return None if spec is None else spec.price
 
     def history(self, symbol: str, timeframe: str, end: datetime, count: int,
                 end_price: float | None = None) -> list[Bar]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from core.errors import ConfigError
+
+MAX_TICK_RATE = 100_000.0
 YEAR_SECONDS = 365.25 * 86_400.0
 NOMINAL_RATE = 3.0  # virtual trades per second per symbol when running "as fast as possible"
 
@@ -40,6 +44,23 @@ class SimulatorConfig:
     burst_rate: float = 8.0
     burst_size: float = 3.0
     block: int = 256
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"The simulator seed must be a whole number >= 0, got {self.seed!r}.")
+        rate = self.tick_rate
+        number = isinstance(rate, int | float) and math.isfinite(rate)
+        if not number or not 0 <= rate <= MAX_TICK_RATE:
+            raise ConfigError(
+                f"The simulator tick rate must be between 0 (as fast as possible) and "
+                f"{MAX_TICK_RATE:,.0f} trades a second per symbol, got {rate!r}.")
+        for name in ("vol_of_vol", "vol_reversion", "jump_intensity", "jump_std",
+                     "burst_probability", "burst_rate", "burst_size"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"Simulator {name} must be a finite number >= 0, got {value!r}.")
+        if self.vol_reversion == 0 or self.block < 1:
+            raise ConfigError("Simulator vol_reversion must be > 0 and block >= 1.")
 
     @property
     def virtual_rate(self) -> float:
