@@ -8,8 +8,7 @@ from components.runtime import get_runtime
 from components.status import render_simulated_banner, render_source_status
 from core.errors import GSError
 
-st.set_page_config(page_title="GoldenSignals", page_icon=":material/candlestick_chart:",
-                   layout="wide")
+st.set_page_config(page_title="GoldenSignals", page_icon="📈", layout="wide")
 
 try:
     runtime = get_runtime()

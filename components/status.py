@@ -42,3 +42,8 @@ def render_source_status(runtime: Runtime) -> None:
         st.caption(f"Bus errors: {stats.bus_errors:,} (last: {stats.last_bus_error})")
     for problem in runtime.problems:
         st.caption(f"⚠️ {problem}")
+    if report := runtime.store_report():
+        st.caption(f"⚠️ {report}")
+    with st.expander("Settings"):
+        st.caption("From GS_* variables and .streamlit/secrets.toml; passwords hidden.")
+        st.table({k: [v] for k, v in runtime.settings.describe().items()}, border="horizontal")

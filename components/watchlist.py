@@ -40,7 +40,7 @@ def _color_change(value: object) -> str:
 
 def format_price(value: float, signed: bool = False) -> str:
     """Two decimals for ordinary prices, more for prices under 1 (XRP, DOGE)."""
-    cutoff = 0.01 if signed else 1.0
+    cutoff = 0.005 if signed else 1.0  # a one-cent change (0.00999...) keeps two decimals
     digits = 2 if abs(value) >= cutoff or value == 0 else 5
     return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
 
@@ -72,6 +72,7 @@ def load_watchlist(runtime: Runtime) -> list[str]:
             except GSError as exc:
                 st.toast(f"Could not read the saved watchlist: {exc}")
                 saved = []
+            saved = saved if isinstance(saved, list) else []
             symbols = [s for s in saved if is_valid_symbol(s)]
         st.session_state["watchlist"] = symbols or list(runtime.default_watchlist)
     return list(st.session_state["watchlist"])

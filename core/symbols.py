@@ -26,9 +26,11 @@ _valid_cache: set[str] = set()
 
 def is_valid_symbol(symbol: object) -> bool:
     """Return True when ``symbol`` is an already-normalised, well-formed symbol."""
+    if not isinstance(symbol, str):
+        return False
     if symbol in _valid_cache:
         return True
-    if not isinstance(symbol, str) or SYMBOL_RE.match(symbol) is None:
+    if SYMBOL_RE.match(symbol) is None:
         return False
     if len(_valid_cache) < 100_000:
         _valid_cache.add(symbol)

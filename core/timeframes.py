@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.errors import ValidationError
 
@@ -36,3 +36,17 @@ def bucket_start(epoch_seconds: float, seconds: int) -> int:
 def utc_from_epoch(epoch: float) -> datetime:
     """Epoch seconds to a tz-aware UTC datetime."""
     return datetime.fromtimestamp(epoch, UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_epoch_us(ts: datetime) -> int:
+    """Exact UTC epoch microseconds of a tz-aware datetime (the wire and storage format)."""
+    return (ts - EPOCH) // ONE_MICROSECOND
+
+
+def from_epoch_us(us: int) -> datetime:
+    """Epoch microseconds back to a tz-aware UTC datetime, exactly."""
+    return EPOCH + timedelta(microseconds=us)

@@ -16,29 +16,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from core.errors import BusError, GSError
 from core.models import Bar, Quote, Tick
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+from core.timeframes import from_epoch_us, to_epoch_us
 
 TICK, QUOTE, BAR, TUPLE, LIST = "T", "Q", "B", "t", "l"
 
 
-def _us(ts: datetime) -> int:
-    """Exact UTC epoch microseconds of a tz-aware datetime."""
-    return (ts - _EPOCH) // _US
+_us = to_epoch_us
 
 
 def _dt(us: object) -> datetime:
     if type(us) is not int:
         raise TypeError(f"time must be integer epoch microseconds, got {us!r}")
-    return _EPOCH + timedelta(microseconds=us)
+    return from_epoch_us(us)
 
 
 def _pack_float(value: float) -> float:

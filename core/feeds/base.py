@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from core.models import Event
+from core.models import Bar, Event
 
 Emit = Callable[[Sequence[Event]], None]
 """Callback a source calls (from its own thread) with a batch of events, oldest first."""
@@ -23,6 +24,15 @@ class SourceHealth:
     errors: int = 0
     last_event_age_s: float | None = None
     message: str = ""
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """A source that can also draw past bars (the simulator, a replica of a simulated feed)."""
+
+    def history(self, symbol: str, timeframe: str, end: datetime, count: int,
+                end_price: float | None = None) -> list[Bar]:
+        """``count`` bars ending before ``end``'s bucket, the last closing at ``end_price``."""
 
 
 @runtime_checkable

@@ -109,11 +109,12 @@ class BusSource:
 
     def history(self, symbol: str, timeframe: str, end: datetime, count: int,
                 end_price: float | None = None) -> list[Bar]:
-        """Simulated history when the feed process runs the simulator (same seed, same bars)."""
-        seed = self._status.get("seed")
-        if self.upstream != "simulator" or seed is None:
+        """Simulated history when the feed process runs the simulator: its whole configuration
+        comes in the status message, so the bars are the ones the feed process would draw."""
+        config = self._status.get("simulator")
+        if self.upstream != "simulator" or not config:
             return []
-        market = MarketSimulator(SimulatorConfig(seed=int(seed)), 0.0)
+        market = MarketSimulator(SimulatorConfig(**config), 0.0)
         return market.history(symbol, timeframe, end, count, end_price)
 
     def reference_price(self, symbol: str) -> float | None:

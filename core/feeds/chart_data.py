@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from core.feeds.aggregator import FeedHub
+from core.feeds.base import HistorySource
 from core.models import Bar
 from core.timeframes import utc_from_epoch
 
@@ -18,13 +19,13 @@ def chart_bars(hub: FeedHub, symbol: str, timeframe: str, count: int = 200,
     chart is continuous and never empty on a simulated market.
     """
     live = hub.candles(symbol, timeframe)
-    history = getattr(hub.source, "history", None)
-    if history is None or len(live) >= count:
+    if not isinstance(hub.source, HistorySource) or len(live) >= count:
         return live[-count:]
     if live:
         end, price = live[0].start, live[0].open
     else:
         row = hub.snapshot().get(symbol)
         end, price = utc_from_epoch(clock()), (row.last if row else None)
-    past = [b for b in history(symbol, timeframe, end, count - len(live), price) if b.start < end]
+    drawn = hub.source.history(symbol, timeframe, end, count - len(live), price)
+    past = [b for b in drawn if b.start < end]
     return (past + live)[-count:]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 from core.bus.base import Bus, Subscription
 from core.errors import BusError, GSError, InvalidSymbol
+from core.feeds.simulator import SimulatorConfig
 
 STATUS_TOPIC = "status"
 SUBSCRIBE_TOPIC = "control.subscribe"
@@ -34,9 +36,10 @@ class FeedControl:
         """The status message: source, whether simulated, state, symbols and counters."""
         health = self.hub.health()
         stats = self.hub.stats()
-        seed = getattr(getattr(self.hub.source, "config", None), "seed", None)
+        config = getattr(self.hub.source, "config", None)
+        simulator = asdict(config) if isinstance(config, SimulatorConfig) else None
         return {
-            "seed": seed, "source": health.name, "simulated": health.simulated,
+            "simulator": simulator, "source": health.name, "simulated": health.simulated,
             "state": health.state,
             "message": health.message, "symbols": list(self.hub.source.symbols()),
             "events": stats.accepted, "ts": time.time(),

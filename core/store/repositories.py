@@ -21,7 +21,6 @@ from core.errors import StoreError, ValidationError
 from core.models import Bar, Tick
 from core.store.engine import safe_url, scrub, write_transaction
 from core.store.schema import (
-    EPOCH,
     SETTING_KEY_LEN,
     SOURCE_LEN,
     bars_table,
@@ -29,8 +28,9 @@ from core.store.schema import (
     settings_table,
     ticks_table,
 )
+from core.timeframes import EPOCH  # noqa: E402
+from core.timeframes import ONE_MICROSECOND as _ONE_US  # noqa: E402
 
-_ONE_US = timedelta(microseconds=1)
 BarRow = dict[str, Any]
 """A bar as a plain dict with the column names of ``bars`` (``start_us``, not ``start``)."""
 

@@ -10,15 +10,13 @@ compares the models with the migrated schema.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import BigInteger, Double, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.errors import ValidationError
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
+from core.timeframes import from_epoch_us, to_epoch_us
 
 SYMBOL_LEN = 64
 SOURCE_LEN = 64
@@ -114,7 +112,7 @@ def datetime_to_us(ts: datetime, what: str = "time") -> int:
         raise ValidationError(f"{what} must be a datetime, got {type(ts).__name__}.")
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise ValidationError(f"{what} {ts.isoformat()} has no time zone; use UTC.")
-    return (ts - EPOCH) // _ONE_US
+    return to_epoch_us(ts)
 
 
 def us_to_datetime(us: int) -> datetime:
@@ -130,4 +128,4 @@ def us_to_datetime(us: int) -> datetime:
     datetime
         A datetime whose ``tzinfo`` is :data:`datetime.timezone.utc`.
     """
-    return EPOCH + timedelta(microseconds=us)
+    return from_epoch_us(us)

@@ -23,6 +23,7 @@ def test_watchlist_frame_keeps_order_ages_and_waiting_rows() -> None:
 def test_number_formats_suit_stocks_and_small_coins() -> None:
     assert format_price(67235.184) == "67,235.18" and format_price(0.11234) == "0.11234"
     assert format_price(-0.07, signed=True) == "-0.07"
+    assert format_price(141.19 - 141.18, signed=True) == "+0.01"
     assert format_price(0.0012, signed=True) == "+0.00120"
     assert format_volume(3700) == "3,700" and format_volume(0.6474) == "0.6474"
 

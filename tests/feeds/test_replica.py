@@ -25,7 +25,8 @@ def _wait(cond, timeout: float = 5.0) -> None:
 @pytest.fixture()
 def plane():
     bus = InMemoryBus()
-    feed = FeedHub(SimulatorSource(SimulatorConfig(seed=4, tick_rate=50)), bus=bus)
+    config = SimulatorConfig(seed=4, tick_rate=50)
+    feed = FeedHub(SimulatorSource(config), bus=bus)
     feed.add_symbol("AAPL")
     control = FeedControl(feed, bus, interval=0.1)
     feed.start()
@@ -62,8 +63,11 @@ def test_replica_history_matches_the_simulator(plane) -> None:
     _, _, replica = plane
     _wait(lambda: replica.source.upstream == "simulator")
     end = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
-    direct = MarketSimulator(SimulatorConfig(seed=4), 0).history("AAPL", "1h", end, 50, 230.0)
+    config = SimulatorConfig(seed=4, tick_rate=50)
+    direct = MarketSimulator(config, 0).history("AAPL", "1h", end, 50, 230.0)
     assert replica.source.history("AAPL", "1h", end, 50, 230.0) == direct
+    seed_only = MarketSimulator(SimulatorConfig(seed=4), 0).history("AAPL", "1h", end, 50, 230.0)
+    assert direct != seed_only  # the test would catch a replica that ignored the rest
 
 
 def test_no_feed_process_is_reported_not_hidden() -> None:

@@ -109,12 +109,36 @@ def test_history_is_deterministic_and_ends_at_the_anchor() -> None:
     starts = [b.start.timestamp() for b in bars]
     assert np.all(np.diff(starts) == 300)
     assert all(b.open == a.close for a, b in zip(bars, bars[1:], strict=False))
-    daily = m.history("SPY", "1d", end, 30, 570.0)
+    sessions = MarketSimulator(SimulatorConfig(seed=1, market_hours=True), START)
+    daily = sessions.history("SPY", "1d", end, 30, 570.0)
     assert all(b.start.weekday() < 5 for b in daily)
-    crypto = m.history("BTCUSDT", "1d", end, 30, 67000.0)
+    assert all(is_open(b.start.timestamp()) for b in sessions.history("SPY", "5m", end, 200))
+    crypto = sessions.history("BTCUSDT", "1d", end, 30, 67000.0)
     assert any(b.start.weekday() >= 5 for b in crypto)
-    r = np.diff(np.log([b.close for b in m.history("MSFT", "1d", end, 2000, 400.0)]))
-    assert r.std() * math.sqrt(252) == pytest.approx(CATALOG["MSFT"].vol, rel=0.1)
+
+
+@pytest.mark.parametrize("market_hours,per_year", [(False, 365.25), (True, 252.0)])
+def test_history_volatility_agrees_across_timeframes_and_with_the_live_market(
+        market_hours: bool, per_year: float) -> None:
+    """Daily and hourly history, and the live market, all realise the configured volatility."""
+    cfg = SimulatorConfig(seed=6, market_hours=market_hours, tick_rate=1 / 60, vol_of_vol=1e-9,
+                          jump_intensity=0.0)
+    m = MarketSimulator(cfg, START)
+    end = datetime(2026, 3, 4, 15, 7, 30, tzinfo=UTC)
+    vol = CATALOG["MSFT"].vol
+    daily = np.diff(np.log([b.close for b in m.history("MSFT", "1d", end, 3000, 400.0)]))
+    assert daily.std() * math.sqrt(per_year) == pytest.approx(vol, rel=0.08)
+    hours_a_day = 6.5 if market_hours else 24.0
+    hourly = [b for b in m.history("MSFT", "1h", end, 6000, 400.0)]
+    r = np.diff(np.log([b.close for b in hourly]))
+    assert r.std() * math.sqrt(per_year * hours_a_day) == pytest.approx(vol, rel=0.08)
+    m.add("MSFT")
+    raw = m.advance_raw(START + 200 * 86400)
+    day = np.array([int(t // 86400) for t in raw.times])
+    closes = [raw.price[day == d][-1] for d in np.unique(day)]
+    live = np.diff(np.log(closes))
+    days_a_year = per_year if market_hours else 365.25
+    assert live.std() * math.sqrt(days_a_year) == pytest.approx(vol, rel=0.2)
 
 
 def test_live_source_streams_paced_ticks_and_can_go_full_speed() -> None:

@@ -27,9 +27,7 @@ import pandas as pd
 from core.errors import DataError, InvalidSymbol, ValidationError
 from core.models import Bar, Tick
 from core.symbols import normalize_symbol
-from core.timeframes import TIMEFRAMES
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from core.timeframes import EPOCH, TIMEFRAMES
 
 TIME_ALIASES = ("ts", "timestamp", "time")
 TICK_COLUMNS = ("ts", "symbol", "price", "size")

@@ -9,6 +9,17 @@ from core.errors import ConfigError
 
 MAX_TICK_RATE = 100_000.0
 YEAR_SECONDS = 365.25 * 86_400.0
+TRADING_YEAR_SECONDS = 252 * 6.5 * 3_600.0  # US equity sessions in a year
+
+
+def variance_years(seconds: float, sessions: bool) -> float:
+    """Years of variance that ``seconds`` of trading carry.
+
+    With sessions (equities under market hours) volatility is per trading year (252 days of
+    6.5 h), so a simulated day and a daily history bar both carry 1/252 of the annual variance;
+    around the clock it is per calendar year.
+    """
+    return seconds / (TRADING_YEAR_SECONDS if sessions else YEAR_SECONDS)
 NOMINAL_RATE = 3.0  # virtual trades per second per symbol when running "as fast as possible"
 
 

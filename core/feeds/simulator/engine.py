@@ -15,7 +15,7 @@ import numpy as np
 
 from core.errors import UnknownSymbol
 from core.feeds.simulator.catalog import CATALOG, SymbolSpec
-from core.feeds.simulator.config import YEAR_SECONDS, SimulatorConfig
+from core.feeds.simulator.config import YEAR_SECONDS, SimulatorConfig, variance_years
 from core.feeds.simulator.market_hours import is_open, session_bounds
 from core.models import Bar, Tick
 from core.timeframes import bucket_start, timeframe_seconds
@@ -78,7 +78,7 @@ class _SymbolStream:
         times = self.t + np.cumsum(dt)
         var_x = cfg.vol_of_vol**2 / (2.0 * cfg.vol_reversion)
         sigma = spec.vol * math.exp(self.logvol - var_x)
-        years = dt / YEAR_SECONDS
+        years = variance_years(dt, self.sessions)
         z = rng.standard_normal(n)
         jumps = (rng.random(n) < cfg.jump_intensity * years) * rng.normal(0.0, cfg.jump_std, n)
         compensator = cfg.jump_intensity * (math.exp(0.5 * cfg.jump_std**2) - 1.0)
@@ -207,8 +207,9 @@ class MarketSimulator:
                 end_price: float | None = None) -> list[Bar]:
         """``count`` simulated bars ending before the bucket of ``end``, last close ``end_price``.
 
-        Deterministic in (seed, symbol, timeframe, end bucket). Daily equity bars skip weekends;
-        intraday equity bars skip closed hours when the market-hours setting is on.
+        Deterministic in (seed, symbol, timeframe, end bucket). With the market-hours setting on,
+        equity bars skip weekends and closed hours and carry trading-time variance, like the
+        live market; without it every symbol trades around the clock.
         """
         spec = self.spec(symbol)
         tf = timeframe_seconds(timeframe)
@@ -216,12 +217,10 @@ class MarketSimulator:
         starts = self._history_starts(spec, tf, last, count)
         n = len(starts)
         rng = symbol_seed(self.config.seed, symbol, tf, last)
-        if tf >= 86_400:
-            bar_years = 1 / 252 if not spec.trades_24_7 else 1 / 365.25
-        else:
-            bar_years = tf / YEAR_SECONDS
+        sessions = self.config.market_hours and not spec.trades_24_7
+        bar_seconds = tf if tf < 86_400 else (23_400 if sessions else 86_400)
         sub = 24
-        s = spec.vol * math.sqrt(bar_years / sub)
+        s = spec.vol * math.sqrt(variance_years(bar_seconds, sessions) / sub)
         steps = -0.5 * s * s + s * rng.standard_normal((n, sub))
         paths = np.cumsum(steps, axis=1)
         total = paths[:, -1]
@@ -235,8 +234,7 @@ class MarketSimulator:
                            np.maximum(opens, closes))
         lows = np.minimum(np.round(np.exp(log_open + np.minimum(paths.min(axis=1), 0)), dec),
                           np.minimum(opens, closes))
-        seconds = tf if tf < 86_400 else (23_400 if not spec.trades_24_7 else 86_400)
-        volumes = spec.lot * self.config.virtual_rate * seconds * rng.lognormal(0, 0.4, n)
+        volumes = spec.lot * self.config.virtual_rate * bar_seconds * rng.lognormal(0, 0.4, n)
         volumes = np.round(volumes, 4)
         return [
             Bar(symbol, timeframe, utc(t), o, h, lo, c, v, SOURCE)
@@ -250,11 +248,9 @@ class MarketSimulator:
         guard = count * 400 + 1000
         while len(starts) < count and guard > 0:
             guard -= 1
-            if not spec.trades_24_7:
-                if tf >= 86_400 and utc(t + 43_200).weekday() >= 5:
-                    t -= tf
-                    continue
-                if tf < 86_400 and self.config.market_hours and not is_open(t):
+            if self.config.market_hours and not spec.trades_24_7:
+                closed = (utc(t + 43_200).weekday() >= 5 if tf >= 86_400 else not is_open(t))
+                if closed:
                     t -= tf
                     continue
             starts.append(t)
