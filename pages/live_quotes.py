@@ -63,8 +63,10 @@ def live_watchlist(watched: list[str]) -> None:
     """The table refreshes every second on its own; the rest of the page does not rerun."""
     frame = watchlist_frame(watched, hub.snapshot(), datetime.now(UTC))
     render_watchlist_table(frame)
-    st.caption("Change and volume are since the feed started streaming the symbol. "
-               "Age is the time since its last update.")
+    st.caption("Change is against the previous close where the source knows it (the "
+               "simulator's is its opening price), else the first price seen. Volume counts "
+               "since the feed started streaming the symbol; age is the time since its last "
+               "update.")
 
 
 if symbols:
