@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from core.errors import ConfigError
 
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "SPY", "QQQ", "BTCUSDT", "ETHUSDT")
-SOURCES = ("simulator", "replay")
+SOURCES = ("simulator", "replay", "binance", "polygon", "alpaca", "yahoo")
+SIMULATED_SOURCES = ("simulator", "replay")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -40,7 +41,9 @@ def parse_duration(text: str, name: str) -> float:
 class Settings:
     """Every setting of the app and the ``gsig`` command. See the README for the table."""
 
-    source: str = "simulator"
+    sources: tuple[str, ...] = ("simulator",)
+    route_crypto: tuple[str, ...] = ("binance", "yahoo")
+    route_equity: tuple[str, ...] = ("polygon", "alpaca", "yahoo")
     watchlist: tuple[str, ...] = DEFAULT_WATCHLIST
     sim_seed: int = 42
     sim_tick_rate: float = 3.0
@@ -53,6 +56,16 @@ class Settings:
     redis_stream_maxlen: int = 10_000
     tick_retention_s: float = 7 * 86400.0
     store_enabled: bool = True
+    binance_url: str = "wss://stream.binance.com:9443"
+    polygon_url: str = "wss://socket.massive.com/stocks"
+    alpaca_url: str = "wss://stream.data.alpaca.markets/v2/iex"
+    yahoo_poll_s: float = 5.0
+    stale_after_s: float = 5.0
+    failback_after_s: float = 30.0
+    max_deviation: float = 0.02
+    reconnect_initial_s: float = 5.0
+    reconnect_factor: float = 1.5
+    reconnect_cap_s: float = 30.0
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -147,19 +160,27 @@ def load_settings(
         return value if value not in (None, "") else None
 
     kwargs = _typed_settings(get)
-    if kwargs.get("source") == "replay" and not kwargs.get("replay_path"):
+    if "replay" in kwargs.get("sources", ()) and not kwargs.get("replay_path"):
         raise ConfigError("GS_SOURCE=replay needs GS_REPLAY_PATH (a CSV or Parquet file).")
     secrets = {k: v for k, v in merged.items() if k.endswith(("_KEY", "_SECRET", "_TOKEN"))}
     return Settings(secrets=secrets, **kwargs)  # type: ignore[arg-type]
 
 
+def _source_list(raw: str, name: str) -> tuple[str, ...]:
+    names = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
+    unknown = [s for s in names if s not in SOURCES]
+    if unknown or not names:
+        raise ConfigError(f"{name}={raw!r}: {', '.join(unknown) or 'empty'} is not a known source; "
+                          f"use a comma-separated list of {', '.join(SOURCES)}.")
+    return names
+
+
 def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
     kwargs: dict[str, object] = {}
-    if (v := get("GS_SOURCE")) is not None:
-        if v.strip().lower() not in SOURCES:
-            raise ConfigError(
-                f"GS_SOURCE={v!r} is not a known source; use one of {', '.join(SOURCES)}.")
-        kwargs["source"] = v.strip().lower()
+    for env_name, attr in (("GS_SOURCE", "sources"), ("GS_ROUTE_CRYPTO", "route_crypto"),
+                           ("GS_ROUTE_EQUITY", "route_equity")):
+        if (v := get(env_name)) is not None:
+            kwargs[attr] = _source_list(v, env_name)
     if (v := get("GS_WATCHLIST")) is not None:
         from core.symbols import normalize_symbol
 
@@ -168,6 +189,12 @@ def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
         "GS_SIM_SEED": ("sim_seed", int), "GS_SIM_TICK_RATE": ("sim_tick_rate", float),
         "GS_REPLAY_SPEED": ("replay_speed", float),
         "GS_REDIS_STREAM_MAXLEN": ("redis_stream_maxlen", int),
+        "GS_YAHOO_POLL_S": ("yahoo_poll_s", float), "GS_STALE_AFTER_S": ("stale_after_s", float),
+        "GS_FAILBACK_AFTER_S": ("failback_after_s", float),
+        "GS_MAX_DEVIATION": ("max_deviation", float),
+        "GS_RECONNECT_INITIAL_S": ("reconnect_initial_s", float),
+        "GS_RECONNECT_FACTOR": ("reconnect_factor", float),
+        "GS_RECONNECT_CAP_S": ("reconnect_cap_s", float),
     }
     for env_name, (attr, kind) in numbers.items():
         if (v := get(env_name)) is not None:
@@ -175,6 +202,8 @@ def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
     texts = {
         "GS_REPLAY_PATH": "replay_path", "GS_DATA_DIR": "data_dir",
         "GS_DATABASE_URL": "database_url", "GS_REDIS_URL": "redis_url",
+        "GS_BINANCE_URL": "binance_url", "GS_POLYGON_URL": "polygon_url",
+        "GS_ALPACA_URL": "alpaca_url",
     }
     for env_name, attr in texts.items():
         if (v := get(env_name)) is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from core.errors import ValidationError
-from core.symbols import is_valid_symbol
+from core.symbols import OCC_RE, is_valid_symbol
 from core.timeframes import TIMEFRAMES
 
 UTC = UTC
@@ -132,6 +132,54 @@ class Bar:
                 f"{what}: high/low {self.high}/{self.low} do not contain open/close "
                 f"{self.open}/{self.close}."
             )
+
+
+@dataclass(frozen=True, slots=True)
+class OptionQuote:
+    """One listed option contract's quote (from a chain snapshot).
+
+    ``contract`` is the OCC symbol (``AAPL240119C00150000``); prices may be zero (no bid), never
+    negative; ``implied_vol`` is annualised (0.25 = 25 %) when the source gives it.
+    """
+
+    contract: str
+    underlying: str
+    expiry: date
+    right: str
+    strike: float
+    ts: datetime
+    bid: float | None = None
+    ask: float | None = None
+    last: float | None = None
+    volume: float = 0.0
+    open_interest: float = 0.0
+    implied_vol: float | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        what = f"OptionQuote {self.contract!r}"
+        m = OCC_RE.match(self.contract) if isinstance(self.contract, str) else None
+        if m is None:
+            raise ValidationError(f"{what}: not an OCC option symbol such as AAPL240119C00150000.")
+        _symbol(self.underlying, what)
+        if self.right not in ("C", "P") or m["right"] != self.right:
+            raise ValidationError(f"{what}: right must be 'C' or 'P' and match the symbol.")
+        if not isinstance(self.expiry, date) or isinstance(self.expiry, datetime):
+            raise ValidationError(f"{what}: expiry must be a date.")
+        _price(self.strike, "strike", what)
+        ts = _utc(self.ts, what)
+        if ts is not self.ts:
+            object.__setattr__(self, "ts", ts)
+        for name in ("bid", "ask", "last"):
+            value = getattr(self, name)
+            if value is not None:
+                _size(value, name, what)
+        _size(self.volume, "volume", what)
+        _size(self.open_interest, "open interest", what)
+        if self.implied_vol is not None:
+            _size(self.implied_vol, "implied volatility", what)
+        if self.bid and self.ask and self.bid > self.ask:
+            raise ValidationError(f"{what}: bid {self.bid} is above ask {self.ask}.")
 
 
 Event = Tick | Quote | Bar

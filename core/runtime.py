@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def make_source(settings: Settings) -> Source:
     """The configured market data source (the simulator unless GS_SOURCE says otherwise)."""
-    if settings.source == "replay":
+    if "replay" in settings.sources:
         from core.feeds.replay import ReplayConfig, ReplaySource
 
         return ReplaySource(ReplayConfig(path=settings.replay_path, speed=settings.replay_speed))
@@ -53,7 +53,7 @@ class Runtime:
     @property
     def default_watchlist(self) -> tuple[str, ...]:
         """What a new session watches: the configured list, or a replay file's symbols."""
-        if self.settings.source == "replay" and not self.replica:
+        if "replay" in self.settings.sources and not self.replica:
             return self.hub.source.symbols() or self.settings.watchlist
         return self.settings.watchlist
 
@@ -142,7 +142,7 @@ def _assemble(settings: Settings, role: str, store: Store | None, bus: Bus,
                           spill_dir=settings.data_dir)
     hub = FeedHub(source, bus=bus, sink=sink)
     # A replay plays every symbol in its file unless asked for some; the simulator needs a list.
-    for symbol in settings.watchlist if settings.source != "replay" else ():
+    for symbol in settings.watchlist if "replay" not in settings.sources else ():
         try:
             hub.add_symbol(symbol)
         except GSError as exc:

@@ -10,7 +10,7 @@ from core.errors import ConfigError, InvalidSymbol
 
 def test_defaults_run_offline_on_the_simulator(tmp_path: Path) -> None:
     s = load_settings({}, tmp_path / "none.toml")
-    assert s.source == "simulator" and not s.redis_url
+    assert s.sources == ("simulator",) and not s.redis_url
     assert s.watchlist == DEFAULT_WATCHLIST
     assert s.effective_database_url.startswith("sqlite:///")
 
