@@ -61,3 +61,23 @@ def normalize_symbol(raw: object) -> str:
             "BTCUSDT or BTC-USD, or an OCC option such as AAPL240119C00150000."
         )
     return text
+
+
+CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
+_CRYPTO_DASH = re.compile(r"^[A-Z0-9]{2,10}-(USD|USDT|EUR|BTC|ETH)$")
+_CRYPTO_PAIR = re.compile(
+    rf"^(?:[A-Z0-9]{{2,10}}(?:{'|'.join(CRYPTO_QUOTES[:5])})|[A-Z0-9]{{3,10}}(?:BTC|ETH|BNB))$")
+
+
+def asset_class(symbol: str) -> str:
+    """``crypto``, ``index``, ``option`` or ``equity`` (ETFs included), from the symbol's shape.
+
+    Crypto pairs are recognised by their quote asset (``BTCUSDT``, ``ETHUSDC``, ``BTC-USD``).
+    """
+    if symbol.startswith("^"):
+        return "index"
+    if OCC_RE.match(symbol):
+        return "option"
+    if _CRYPTO_DASH.match(symbol) or _CRYPTO_PAIR.match(symbol):
+        return "crypto"
+    return "equity"

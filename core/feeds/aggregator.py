@@ -14,13 +14,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from core.bus.base import Bus
 from core.errors import BusError, FeedError, GSError
 from core.feeds.base import Source, SourceHealth
 from core.feeds.candles import CandleBook
+from core.feeds.failover import ACTIVE, Router
 from core.feeds.snapshot import QuoteBoard, WatchRow
 from core.models import Bar, Event, Quote, Tick
 from core.symbols import normalize_symbol
@@ -51,11 +52,17 @@ class HubConfig:
     max_future_s: float = 5.0
     max_batch: int = 20_000
     sink_stop_timeout: float = 15.0
+    check_every_s: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class HubStats:
-    """Counters since start; shown in the sidebar and used by the benchmarks."""
+    """Counters since start; shown in the sidebar and used by the benchmarks.
+
+    ``standby`` counts events from a symbol's non-active sources (stored and fused, not
+    shown), ``outliers`` those rejected for deviating from the other sources, ``failovers``
+    the changes of active source.
+    """
 
     received: int
     accepted: int
@@ -67,6 +74,9 @@ class HubStats:
     last_rejection: str = ""
     last_bus_error: str = ""
     running: bool = False
+    standby: int = 0
+    outliers: int = 0
+    failovers: int = 0
 
 
 @dataclass
@@ -79,6 +89,7 @@ class _Counters:
     bus_errors: int = 0
     last_rejection: str = ""
     last_bus_error: str = ""
+    failovers: int = 0
 
 
 class FeedHub:
@@ -108,6 +119,8 @@ class FeedHub:
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
         self._topics: dict[str, str] = {}
+        self.router: Router | None = getattr(source, "router", None)
+        self._checked = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -193,7 +206,12 @@ class FeedHub:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.config.check_every_s) if self.router \
+                    else self._queue.get()
+            except queue.Empty:
+                self._check_sources()
+                continue
             batch: list[Event] = []
             while True:
                 if item is _STOP:
@@ -212,6 +230,34 @@ class FeedHub:
                 except Exception as exc:  # never let the thread die
                     log.exception("feed hub failed on a batch")
                     self._counters.last_rejection = f"internal error: {exc}"
+            self._check_sources()
+
+    def _check_sources(self) -> None:
+        """Let the router fail over (at most every ``check_every_s``); publish what changed."""
+        router = self.router
+        if router is None:
+            return
+        now = self._clock()
+        if now - self._checked < self.config.check_every_s:
+            return
+        self._checked = now
+        try:
+            router.check(self.source.child_health(), now)  # type: ignore[attr-defined]
+            changes = router.drain_events()
+        except Exception:  # a health probe's bug must not stop the hub
+            log.exception("source check failed")
+            return
+        if not changes:
+            return
+        self._counters.failovers += sum(1 for e in changes if e.from_source is not None)
+        if self.bus is not None:
+            try:
+                self.bus.publish_many([("alerts.failover", {
+                    "symbol": e.symbol, "from": e.from_source, "to": e.to_source,
+                    "reason": e.reason, "at": e.at}) for e in changes])
+            except GSError as exc:
+                self._counters.bus_errors += 1
+                self._counters.last_bus_error = str(exc)
 
     def _valid(self, event: object, horizon: float) -> str:
         """Return "" for an acceptable event, else why it is rejected."""
@@ -233,6 +279,7 @@ class FeedHub:
         per_symbol: dict[str, list[Event]] = {}
         ticks: list[Tick] = []
         closed: list[Bar] = []
+        router, received = self.router, self._clock()
         with self._lock:
             for event in batch:
                 reason = self._valid(event, horizon)
@@ -241,7 +288,10 @@ class FeedHub:
                     c.last_rejection = reason
                     continue
                 if isinstance(event, Tick):
-                    ticks.append(event)  # stored whatever happens below
+                    ticks.append(event)  # stored whatever happens below, from every source
+                if router is not None and router.observe(event, received) != ACTIVE:
+                    c.accepted += 1
+                    continue  # a standby or outlier source: stored and fused, not shown
                 try:
                     closed += self._apply(event)
                 except Exception as exc:  # one event's trouble must not cost the batch
@@ -289,9 +339,18 @@ class FeedHub:
 
     # --- reading ---------------------------------------------------------------------------
     def snapshot(self) -> dict[str, WatchRow]:
-        """Immutable copy of the latest row per symbol."""
+        """Immutable copy of the latest row per symbol (with the fused price when routed)."""
         with self._lock:
-            return self._board.rows()
+            rows = self._board.rows()
+        router = self.router
+        if router is None:
+            return rows
+        now = self._clock()
+        for symbol, row in rows.items():
+            fused = router.fused(symbol, now)
+            if fused is not None:
+                rows[symbol] = replace(row, fused=fused.price)
+        return rows
 
     def candles(self, symbol: str, timeframe: str) -> list[Bar]:
         """Candles built live for ``symbol`` (closed ones plus the one in progress)."""
@@ -304,6 +363,9 @@ class FeedHub:
 
     def stats(self) -> HubStats:
         c = self._counters
+        router = self.router
         return HubStats(c.received, c.accepted, c.rejected, c.late + self._candles.late,
                         c.published, c.bus_errors, self._queue.qsize(), c.last_rejection,
-                        c.last_bus_error, self.running)
+                        c.last_bus_error, self.running,
+                        router.standby if router else 0, router.outliers if router else 0,
+                        c.failovers)

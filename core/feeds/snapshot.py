@@ -28,6 +28,7 @@ class WatchRow:
     source: str
     updated: datetime
     reference: float
+    fused: float | None = None
 
 
 class _Row:

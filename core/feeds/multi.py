@@ -1,0 +1,130 @@
+"""Several sources as one: routing each symbol to its ordered sources, with a Router on top.
+
+The hub sees a single Source; events keep their own ``source`` name, and the hub asks
+``MultiSource.router`` which of them drive the snapshot. The simulator (or a replay) serves a
+symbol only where a route names it, or when it is the only kind of source running, so simulated
+prices never mix silently into a real symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from core.errors import GSError, UnknownSymbol
+from core.feeds.base import Emit, HistorySource, Source, SourceHealth
+from core.feeds.failover import Router
+from core.models import Bar
+from core.symbols import asset_class
+
+_STATE_RANK = {"live": 0, "stale": 1, "reconnecting": 2, "connecting": 3, "finished": 4,
+               "down": 5, "stopped": 6}
+
+
+class MultiSource:
+    """Fan symbols out to several sources and report them as one.
+
+    Parameters
+    ----------
+    sources
+        The running sources, by name (``binance``, ``yahoo``, ``simulator``...).
+    routes
+        Preferred order of source names per asset class (``crypto``, ``equity``, ``index``).
+    router
+        Decides the active source per symbol; the hub consults it.
+    """
+
+    name = "multi"
+
+    def __init__(self, sources: Sequence[Source], routes: Mapping[str, Sequence[str]],
+                 router: Router) -> None:
+        self.children: dict[str, Source] = {s.name: s for s in sources}
+        self.routes = {k: tuple(v) for k, v in routes.items()}
+        self.router = router
+        self._symbols: set[str] = set()
+
+    @property
+    def simulated(self) -> bool:
+        """True when a simulated source (simulator, replay) serves any symbol."""
+        return any(src.simulated and src.symbols() for src in self.children.values())
+
+    def route_for(self, symbol: str) -> tuple[str, ...]:
+        """The running sources that may serve ``symbol``, most preferred first."""
+        order = [n for n in self.routes.get(asset_class(symbol), ()) if n in self.children]
+        if not order and all(src.simulated for src in self.children.values()):
+            order = list(self.children)  # an offline set-up: the simulated sources serve all
+        return tuple(order)
+
+    def subscribe(self, symbols: Iterable[str]) -> None:
+        for symbol in list(symbols):
+            order = self.route_for(symbol)
+            taken, why = [], []
+            for name in order:
+                try:
+                    self.children[name].subscribe([symbol])
+                    taken.append(name)
+                except GSError as exc:
+                    why.append(str(exc))
+            if not taken:
+                route = ", ".join(order) or "none of the running sources"
+                detail = f" ({'; '.join(why)})" if why else ""
+                raise UnknownSymbol(f"No running source serves {symbol}: its route is {route}"
+                                    f"{detail}.")
+            self.router.set_route(symbol, taken)
+            self._symbols.add(symbol)
+
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
+        wanted = list(symbols)
+        for src in self.children.values():
+            src.unsubscribe(wanted)
+        self._symbols.difference_update(wanted)
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(sorted(self._symbols))
+
+    def start(self, emit: Emit) -> None:
+        started = []
+        try:
+            for src in self.children.values():
+                src.start(emit)
+                started.append(src)
+        except BaseException:
+            for src in started:
+                src.stop()
+            raise
+
+    def stop(self) -> None:
+        for src in self.children.values():
+            src.stop()
+
+    def child_health(self) -> dict[str, SourceHealth]:
+        return {name: src.health() for name, src in self.children.items()}
+
+    def health(self) -> SourceHealth:
+        parts = self.child_health()
+        best = min(parts.values(), key=lambda h: _STATE_RANK.get(h.state, 9))
+        ages = [h.last_event_age_s for h in parts.values() if h.last_event_age_s is not None]
+        message = "; ".join(f"{h.name}: {h.message}" for h in parts.values() if h.message)
+        return SourceHealth(" + ".join(parts), best.state, self.simulated,
+                            sum(h.events for h in parts.values()),
+                            sum(h.errors for h in parts.values()),
+                            min(ages) if ages else None, message)
+
+    def history(self, symbol: str, timeframe: str, end: datetime, count: int,
+                end_price: float | None = None) -> list[Bar]:
+        """History from the first source in the symbol's route that can draw it."""
+        for name in self.router.route(symbol) or self.route_for(symbol):
+            src = self.children.get(name)
+            if isinstance(src, HistorySource):
+                try:
+                    return src.history(symbol, timeframe, end, count, end_price)
+                except GSError:
+                    continue
+        return []
+
+    def reference_price(self, symbol: str) -> float | None:
+        for name in self.router.route(symbol):
+            ref = getattr(self.children.get(name), "reference_price", None)
+            if ref is not None and (value := ref(symbol)) is not None:
+                return value
+        return None

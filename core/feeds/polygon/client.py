@@ -1,0 +1,147 @@
+"""Polygon.io (now Massive) stocks WebSocket source: handshake, subscriptions, parsing hook.
+
+The connection lifecycle (thread, reconnects with backoff, circuit breaker, resubscription,
+health) is :class:`~core.feeds.ws_client.WebSocketSource`'s; this class adds the venue's login
+(``connected`` greeting, ``auth`` with the API key) and its control frames. The API key is only
+ever written to the socket: never to a message, a log line or ``repr``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import websocket
+
+from core.config import redact_url
+from core.errors import FeedError
+from core.feeds.polygon.config import PolygonConfig
+from core.feeds.polygon.parsing import (
+    AUTH_REFUSALS,
+    DISCONNECT_NOTES,
+    VENUE,
+    FrameError,
+    auth_message,
+    is_stock_symbol,
+    parse_frame,
+    statuses,
+    subscription_messages,
+)
+from core.feeds.ws_client import AuthError, Parsed, WebSocketSource
+
+log = logging.getLogger(__name__)
+
+MISSING_KEY = (f"No {VENUE} API key: set GS_POLYGON_API_KEY (environment variable or "
+               ".streamlit/secrets.toml) to stream US stocks from Polygon/Massive.")
+_FRAMES_PER_STEP = 3  # frames read while waiting for one handshake status
+
+
+def refused(status: str) -> str:
+    """The user-facing message for a refused login (``auth_failed`` or ``auth_timeout``)."""
+    return f"{VENUE} refused the API key ({status}). Check GS_POLYGON_API_KEY."
+
+
+class PolygonSource(WebSocketSource):
+    """US stocks and ETFs from the Polygon/Massive stocks WebSocket.
+
+    Parameters
+    ----------
+    config
+        Endpoint, API key, channels and reconnection policy.
+    **kwargs
+        Passed to :class:`~core.feeds.ws_client.WebSocketSource` (``clock``, ``monotonic``,
+        ``sleep``, ``rng``, ``connect``, ``recv_timeout``, ``connect_timeout``).
+
+    Notes
+    -----
+    Symbols are plain tickers (``AAPL``, ``BRK.B``); each is subscribed on every configured
+    channel (``T.AAPL,Q.AAPL,AM.AAPL``). Trades become ticks, quotes quotes, ``A``/``AM``
+    aggregates ``1s``/``1m`` bars.
+    """
+
+    name = "polygon"
+
+    def __init__(self, config: PolygonConfig, **kwargs: Any) -> None:
+        super().__init__(config.url, backoff=config.backoff, breaker=config.breaker, **kwargs)
+        self.config = config
+        self._session_start: float | None = None
+
+    def __repr__(self) -> str:
+        return (f"PolygonSource(url={redact_url(self.url)!r}, state={self.state!r}, "
+                f"channels={','.join(self.config.channels)!r})")
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def accepts(self, symbol: str) -> bool:
+        """US stock/ETF tickers only: no crypto pairs (``BTCUSDT``), indices or options."""
+        return is_stock_symbol(symbol)
+
+    def handshake(self, conn: websocket.WebSocket) -> None:
+        """Read the ``connected`` greeting, send the API key, expect ``auth_success``.
+
+        Raises
+        ------
+        AuthError
+            When the key is missing or the venue answers ``auth_failed``/``auth_timeout``.
+        FeedError
+            When the venue says nothing in time, sends garbage or refuses the connection
+            (``max_connections``).
+        """
+        self._session_start = None
+        conn.settimeout(self.config.handshake_timeout)
+        self._await(conn, "connected", "greeting")
+        if not self.config.api_key:
+            raise AuthError(MISSING_KEY)
+        conn.send(auth_message(self.config.api_key))
+        self._await(conn, "auth_success", "login")
+        self._session_start = self._monotonic()
+
+    def subscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        return subscription_messages("subscribe", list(symbols), self.config.channels,
+                                     self.config.symbols_per_message)
+
+    def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        return subscription_messages("unsubscribe", list(symbols), self.config.channels,
+                                     self.config.symbols_per_message)
+
+    def parse(self, text: str) -> Parsed:
+        """One frame -> events (see :func:`~core.feeds.polygon.parsing.parse_frame`).
+
+        Raises
+        ------
+        FeedError
+            Only for a disconnect notice within ``min_session_s`` of logging in: the base then
+            reconnects after its backoff instead of at once.
+        """
+        parsed = parse_frame(text)
+        for line in parsed.info:
+            log.debug("%s", line)
+        if parsed.reconnect and self._session_start is not None:
+            age = self._monotonic() - self._session_start
+            if age < self.config.min_session_s:
+                raise FeedError(f"{VENUE} cut the connection {age:.1f} s after login; waiting "
+                                f"before reconnecting. {parsed.errors[-1] if parsed.errors else ''}"
+                                .rstrip())
+        return parsed
+
+    # --- handshake helpers ---------------------------------------------------------------------
+    def _await(self, conn: websocket.WebSocket, wanted: str, step: str) -> None:
+        for _ in range(_FRAMES_PER_STEP):
+            try:
+                raw = conn.recv()
+            except websocket.WebSocketTimeoutException:
+                raise FeedError(f"{VENUE} did not answer the {step} within "
+                                f"{self.config.handshake_timeout:g} s.") from None
+            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            try:
+                found = statuses(text)
+            except FrameError as exc:
+                raise FeedError(f"{exc} (during the {step})") from None
+            for status, message in found:
+                if status == wanted:
+                    return
+                if status in AUTH_REFUSALS:
+                    raise AuthError(refused(status))
+                if status in DISCONNECT_NOTES:
+                    raise FeedError(f"{VENUE}: {DISCONNECT_NOTES[status]} ({message}).")
+        raise FeedError(f"{VENUE} did not send the {wanted!r} status during the {step}.")
