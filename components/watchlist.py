@@ -17,19 +17,25 @@ SETTINGS_KEY = "watchlist"
 COLUMNS = ["Symbol", "Last", "Bid", "Ask", "Change", "Change %", "Volume", "Source", "Age (s)"]
 
 
-def watchlist_frame(symbols: Sequence[str], rows: Mapping[str, WatchRow], now: datetime
-                    ) -> pd.DataFrame:
-    """One row per watched symbol, in watchlist order; symbols without data yet show blanks."""
+def watchlist_frame(symbols: Sequence[str], rows: Mapping[str, WatchRow], now: datetime,
+                    fused: bool = False) -> pd.DataFrame:
+    """One row per watched symbol, in watchlist order; symbols without data yet show blanks.
+
+    With ``fused`` a "Fused" column shows the quality-weighted median across sources.
+    """
     records = []
     for symbol in symbols:
         r = rows.get(symbol)
         if r is None:
-            records.append([symbol] + [None] * 6 + ["waiting for data", None])
+            records.append([symbol] + [None] * 6 + ["waiting for data", None, None])
             continue
         age = max(0.0, (now - r.updated).total_seconds())
         records.append([symbol, r.last, r.bid, r.ask, r.change, r.change_pct, r.volume, r.source,
-                        round(age, 1)])
-    return pd.DataFrame(records, columns=COLUMNS)
+                        round(age, 1), r.fused])
+    frame = pd.DataFrame(records, columns=[*COLUMNS, "Fused"])
+    if fused:
+        return frame[["Symbol", "Last", "Fused", *COLUMNS[2:]]]
+    return frame[COLUMNS]
 
 
 def _color_change(value: object) -> str:
@@ -52,10 +58,11 @@ def format_volume(value: float) -> str:
 
 def render_watchlist_table(frame: pd.DataFrame) -> None:
     """The watchlist as a styled, read-only table."""
+    formats = {"Last": format_price, "Fused": format_price, "Bid": format_price,
+               "Ask": format_price, "Change": lambda v: format_price(v, signed=True),
+               "Change %": "{:+.2f}%", "Volume": format_volume, "Age (s)": "{:.1f}"}
     styled = frame.style.map(_color_change, subset=["Change", "Change %"]).format(
-        {"Last": format_price, "Bid": format_price, "Ask": format_price,
-         "Change": lambda v: format_price(v, signed=True), "Change %": "{:+.2f}%",
-         "Volume": format_volume, "Age (s)": "{:.1f}"}, na_rep="—")
+        {k: f for k, f in formats.items() if k in frame.columns}, na_rep="—")
     st.dataframe(styled, hide_index=True, width="stretch", key="watchlist_table")
 
 

@@ -10,6 +10,7 @@ Three shapes, one hub class:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.bus.base import Bus
@@ -20,6 +21,8 @@ from core.feeds.aggregator import FeedHub
 from core.feeds.base import Source
 from core.feeds.bus_source import BusSource
 from core.feeds.control import FeedControl
+from core.feeds.failover import Router
+from core.feeds.multi import MultiSource
 from core.feeds.simulator import SimulatorConfig, SimulatorSource
 from core.store import Store
 from core.store.writer import TickWriter
@@ -27,15 +30,36 @@ from core.store.writer import TickWriter
 log = logging.getLogger(__name__)
 
 
-def make_source(settings: Settings) -> Source:
-    """The configured market data source (the simulator unless GS_SOURCE says otherwise)."""
-    if "replay" in settings.sources:
-        from core.feeds.replay import ReplayConfig, ReplaySource
-
-        return ReplaySource(ReplayConfig(path=settings.replay_path, speed=settings.replay_speed))
+def _simulator(settings: Settings) -> Source:
     return SimulatorSource(SimulatorConfig(seed=settings.sim_seed,
                                            tick_rate=settings.sim_tick_rate,
                                            market_hours=settings.sim_market_hours))
+
+
+def _replay(settings: Settings) -> Source:
+    from core.feeds.replay import ReplayConfig, ReplaySource
+
+    return ReplaySource(ReplayConfig(path=settings.replay_path, speed=settings.replay_speed))
+
+
+SOURCE_FACTORIES: dict[str, Callable[[Settings], Source]] = {
+    "simulator": _simulator, "replay": _replay,
+}
+
+
+def make_source(settings: Settings) -> Source:
+    """The configured source; several (``GS_SOURCE=binance,yahoo``) become one MultiSource.
+
+    Each symbol is then served by the running sources its asset class's route names
+    (``GS_ROUTE_CRYPTO``, ``GS_ROUTE_EQUITY``), with failover and fusion between them.
+    """
+    sources = [SOURCE_FACTORIES[name](settings) for name in settings.sources]
+    if len(sources) == 1:
+        return sources[0]
+    router = Router(settings.stale_after_s, settings.failback_after_s, settings.max_deviation)
+    routes = {"crypto": settings.route_crypto, "equity": settings.route_equity,
+              "index": settings.route_equity}
+    return MultiSource(sources, routes, router)
 
 
 @dataclass
@@ -53,7 +77,7 @@ class Runtime:
     @property
     def default_watchlist(self) -> tuple[str, ...]:
         """What a new session watches: the configured list, or a replay file's symbols."""
-        if "replay" in self.settings.sources and not self.replica:
+        if self.settings.sources == ("replay",) and not self.replica:
             return self.hub.source.symbols() or self.settings.watchlist
         return self.settings.watchlist
 
@@ -142,7 +166,7 @@ def _assemble(settings: Settings, role: str, store: Store | None, bus: Bus,
                           spill_dir=settings.data_dir)
     hub = FeedHub(source, bus=bus, sink=sink)
     # A replay plays every symbol in its file unless asked for some; the simulator needs a list.
-    for symbol in settings.watchlist if "replay" not in settings.sources else ():
+    for symbol in settings.watchlist if settings.sources != ("replay",) else ():
         try:
             hub.add_symbol(symbol)
         except GSError as exc:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from components.charts import candlestick_figure
 from components.runtime import get_runtime
+from components.sources import render_sources
 from components.watchlist import (
     load_watchlist,
     render_watchlist_table,
@@ -61,7 +62,8 @@ if hub.health().state != "down":
 @st.fragment(run_every=1.0)
 def live_watchlist(watched: list[str]) -> None:
     """The table refreshes every second on its own; the rest of the page does not rerun."""
-    frame = watchlist_frame(watched, hub.snapshot(), datetime.now(UTC))
+    frame = watchlist_frame(watched, hub.snapshot(), datetime.now(UTC),
+                            fused=hub.router is not None)
     render_watchlist_table(frame)
     st.caption("Change is against the previous close where the source knows it (the "
                "simulator's is its opening price), else the first price seen. Volume counts "
@@ -104,3 +106,12 @@ def live_chart(symbol: str, tf: str) -> None:
 
 
 live_chart(selected, timeframe)
+
+if hub.router is not None:
+    @st.fragment(run_every=2.0)
+    def live_sources() -> None:
+        """Which source serves each symbol, how good each is, and every change of source."""
+        render_sources(hub.router)
+
+    with st.expander("Sources and failover", expanded=True):
+        live_sources()

@@ -107,3 +107,23 @@ def test_a_malformed_replay_file_is_explained_not_a_traceback(
     at = _app()
     assert not at.exception
     assert "bad.csv" in at.error[0].value and "price" in at.error[0].value
+
+
+def test_several_sources_show_fused_prices_quality_and_the_failover_log(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    csv = Path(__file__).parents[1] / "fixtures" / "replay" / "ticks.csv"
+    monkeypatch.setenv("GS_SOURCE", "simulator,replay")
+    monkeypatch.setenv("GS_REPLAY_PATH", str(csv))
+    monkeypatch.setenv("GS_REPLAY_SPEED", "0")
+    monkeypatch.setenv("GS_WATCHLIST", "AAPL,MSFT")
+    at = _app()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["Symbol", "Last", "Fused"]
+    frames = {tuple(df.value.columns)[:2]: df.value for df in at.dataframe}
+    quality = frames[("Source", "State")]
+    assert set(quality["Source"]) == {"simulator", "replay"}
+    log = frames[("Time (UTC)", "Symbol")]
+    assert {"AAPL", "MSFT"} <= set(log["Symbol"]) and "first data" in set(log["Why"])
