@@ -42,8 +42,20 @@ def _replay(settings: Settings) -> Source:
     return ReplaySource(ReplayConfig(path=settings.replay_path, speed=settings.replay_speed))
 
 
+def _polygon(settings: Settings) -> Source:
+    from core.feeds.polygon import PolygonConfig, PolygonSource
+
+    return PolygonSource(PolygonConfig.from_settings(settings))
+
+
+def _alpaca(settings: Settings) -> Source:
+    from core.feeds.alpaca import AlpacaConfig, AlpacaSource
+
+    return AlpacaSource(AlpacaConfig.from_settings(settings))
+
+
 SOURCE_FACTORIES: dict[str, Callable[[Settings], Source]] = {
-    "simulator": _simulator, "replay": _replay,
+    "simulator": _simulator, "replay": _replay, "polygon": _polygon, "alpaca": _alpaca,
 }
 
 

@@ -86,6 +86,11 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at = None
 
+    def trip(self) -> None:
+        """Open at once (a refusal that retrying will not fix, such as a wrong API key)."""
+        self.failures = max(self.failures + 1, self.config.failures)
+        self.opened_at = self._clock()
+
     def failure(self) -> None:
         self.failures += 1
         if self.failures >= self.config.failures or self.opened_at is not None:

@@ -57,19 +57,24 @@ class WebSocketSource:
         Wall clock (epoch seconds) for event ages; ``monotonic`` for intervals.
     sleep
         Interruptible wait; defaults to waiting on the stop event.
+    name
+        Overrides the class's source name, so two feeds of one venue can run side by side.
     """
 
     name = "websocket"
     simulated = False
     control_rate: int | None = None  # outgoing messages a second the venue allows
     max_connection_age: float | None = None  # reconnect before the venue cuts us off
+    planned_delay: float = 0.1  # pause before a planned reconnect
 
     def __init__(self, url: str, *, backoff: BackoffConfig | None = None,
                  breaker: BreakerConfig | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
                  connect: Connect | None = None, recv_timeout: float = 0.2,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, name: str | None = None) -> None:
+        if name:
+            self.name = name  # a second feed of one venue (e.g. a delayed endpoint)
         self.url = url
         self._clock, self._monotonic = clock, monotonic
         self._stop = threading.Event()
@@ -188,6 +193,7 @@ class WebSocketSource:
                 break
             self.reconnects += 1
             if planned:
+                self._sleep(self.planned_delay)  # a floor, so a venue cannot make us spin
                 continue
             delay = self.backoff.next()
             self.delays.append(delay)
@@ -200,7 +206,10 @@ class WebSocketSource:
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
-        self.breaker.failure()
+        if isinstance(exc, AuthError):
+            self.breaker.trip()  # a wrong key stays wrong: down now, retried after the cooldown
+        else:
+            self.breaker.failure()
         if isinstance(exc, FeedError):
             self._note(str(exc))
         else:

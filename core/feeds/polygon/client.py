@@ -97,10 +97,12 @@ class PolygonSource(WebSocketSource):
         self._session_start = self._monotonic()
 
     def subscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        """``subscribe`` frames for ``symbols`` on every configured channel, chunked."""
         return subscription_messages("subscribe", list(symbols), self.config.channels,
                                      self.config.symbols_per_message)
 
     def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        """``unsubscribe`` frames for ``symbols`` on every configured channel, chunked."""
         return subscription_messages("unsubscribe", list(symbols), self.config.channels,
                                      self.config.symbols_per_message)
 
@@ -119,9 +121,9 @@ class PolygonSource(WebSocketSource):
         if parsed.reconnect and self._session_start is not None:
             age = self._monotonic() - self._session_start
             if age < self.config.min_session_s:
+                why = " ".join(parsed.errors[-1:])
                 raise FeedError(f"{VENUE} cut the connection {age:.1f} s after login; waiting "
-                                f"before reconnecting. {parsed.errors[-1] if parsed.errors else ''}"
-                                .rstrip())
+                                f"before reconnecting. {why}".rstrip())
         return parsed
 
     # --- handshake helpers ---------------------------------------------------------------------

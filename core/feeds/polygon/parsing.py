@@ -32,6 +32,7 @@ DISCONNECT_NOTES = {
 SLOW_CONSUMER_NOTE = ("the venue says we read too slowly (slow_consumer) and may drop messages or "
                       "disconnect")
 _SNIPPET = 120
+_COMPACT = (",", ":")
 
 
 class FrameError(ValueError):
@@ -116,9 +117,12 @@ def parse_status(msg: Mapping[str, Any]) -> Parsed:
     return Parsed(info=[f"{VENUE} status {text}"])
 
 
-def _snippet(msg: object) -> str:
-    text = json.dumps(msg, separators=(",", ":")) if not isinstance(msg, str) else msg
+def _snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
+
+
+def _show(msg: object) -> str:
+    return _snippet(json.dumps(msg, separators=_COMPACT))
 
 
 def _one_sided(msg: Mapping[str, Any]) -> bool:
@@ -129,19 +133,19 @@ def _one_sided(msg: Mapping[str, Any]) -> bool:
 def parse_message(msg: object) -> Parsed:
     """One element of a frame -> :class:`Parsed`. Unknown ``ev`` values are ignored."""
     if not isinstance(msg, Mapping):
-        return Parsed(errors=[f"{VENUE} message is not an object: {_snippet(msg)}"])
+        return Parsed(errors=[f"{VENUE} message is not an object: {_show(msg)}"])
     ev = msg.get("ev")
     try:
         if ev == "T":
             return Parsed(events=[parse_trade(msg)])
         if ev == "Q":
             if _one_sided(msg):  # no bid or no ask (e.g. pre-market): nothing to show, no error
-                return Parsed(info=[f"{VENUE} one-sided quote skipped: {_snippet(msg)}"])
+                return Parsed(info=[f"{VENUE} one-sided quote skipped: {_show(msg)}"])
             return Parsed(events=[parse_quote(msg)])
         if ev in AGGREGATE_TIMEFRAMES:
             return Parsed(events=[parse_aggregate(msg)])
     except (ValueError, OverflowError) as exc:  # ValueError includes ValidationError
-        return Parsed(errors=[f"bad {VENUE} {ev} message ({exc}): {_snippet(msg)}"])
+        return Parsed(errors=[f"bad {VENUE} {ev} message ({exc}): {_show(msg)}"])
     if ev == "status":
         return parse_status(msg)
     return Parsed()
@@ -199,7 +203,7 @@ def statuses(text: str) -> list[tuple[str, str]]:
 # --- frames the client sends -----------------------------------------------------------------
 def auth_message(api_key: str) -> str:
     """``{"action":"auth","params":KEY}``. The result holds the key: send it, never log it."""
-    return json.dumps({"action": "auth", "params": api_key})
+    return json.dumps({"action": "auth", "params": api_key}, separators=_COMPACT)
 
 
 def topics(symbols: Iterable[str], channels: Sequence[str]) -> list[str]:
@@ -229,5 +233,5 @@ def subscription_messages(action: str, symbols: Sequence[str], channels: Sequenc
     out = []
     for i in range(0, len(symbols), per_message):
         params = ",".join(topics(symbols[i:i + per_message], channels))
-        out.append(json.dumps({"action": action, "params": params}))
+        out.append(json.dumps({"action": action, "params": params}, separators=_COMPACT))
     return out
