@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import websocket
 
@@ -73,6 +73,7 @@ class WebSocketSource:
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
                  connect: Connect | None = None, recv_timeout: float = 0.2,
                  connect_timeout: float = 5.0, name: str | None = None) -> None:
+        self._renamed = bool(name) and name != self.name
         if name:
             self.name = name  # a second feed of one venue (e.g. a delayed endpoint)
         self.url = url
@@ -253,9 +254,12 @@ class WebSocketSource:
                 self.errors += len(parsed.errors)
                 self._note(f"{self.name}: {parsed.errors[-1]}")
             if parsed.events:
-                self.events += len(parsed.events)
+                events = parsed.events
+                if self._renamed:  # parsers stamp the venue's name; this feed has its own
+                    events = [replace(e, source=self.name) for e in events]
+                self.events += len(events)
                 self.last_event = self._clock()
-                emit(parsed.events)
+                emit(events)
             if parsed.reconnect:
                 self._note(f"{self.name}: the venue announced a disconnect; reconnecting")
                 return True
