@@ -54,8 +54,15 @@ def _alpaca(settings: Settings) -> Source:
     return AlpacaSource(AlpacaConfig.from_settings(settings))
 
 
+def _yahoo(settings: Settings) -> Source:
+    from core.feeds.yahoo import YahooConfig, YahooSource
+
+    return YahooSource(YahooConfig.from_settings(settings))
+
+
 SOURCE_FACTORIES: dict[str, Callable[[Settings], Source]] = {
     "simulator": _simulator, "replay": _replay, "polygon": _polygon, "alpaca": _alpaca,
+    "yahoo": _yahoo,
 }
 
 

@@ -96,11 +96,13 @@ st.query_params["symbols"] = ",".join(symbols)
 @st.fragment(run_every=2.0)
 def live_chart(symbol: str, tf: str) -> None:
     """Candles from the live ticks, extended back with history; refreshes every 2 s."""
-    bars = chart_bars(hub, symbol, tf, count=180)
-    if not bars:
+    data = chart_bars(hub, symbol, tf, count=180)
+    if data.note:
+        st.warning(data.note)
+    if not data.bars:
         st.info(f"No trades for {symbol} yet; the chart appears with the first one.")
         return
-    frame = bars_to_frame(bars)
+    frame = bars_to_frame(data.bars)
     st.plotly_chart(candlestick_figure(frame, f"{symbol} · {tf}"), width="stretch",
                     key="live_chart", config={"displaylogo": False})
 
