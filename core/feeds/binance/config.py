@@ -40,11 +40,13 @@ class BinanceConfig:
     Parameters
     ----------
     url
-        Host root without a path, e.g. ``wss://stream.binance.com:9443``; the client connects to
-        ``{url}/stream`` (combined streams) and subscribes with SUBSCRIBE messages.
+        Host root, e.g. ``wss://stream.binance.com:9443`` (a trailing ``/stream`` or ``/ws`` is
+        dropped); the client connects to ``{url}/stream`` (combined streams) and subscribes with
+        SUBSCRIBE messages.
     streams
         Streams wanted per symbol: ``trade``, ``aggTrade``, ``bookTicker``, ``miniTicker`` or
-        ``kline_<interval>`` with an interval of :data:`~core.feeds.binance.parsing.KLINE_INTERVALS`.
+        ``kline_<interval>`` with an interval of
+        :data:`~core.feeds.binance.parsing.KLINE_INTERVALS`.
     max_connection_age_s
         Reconnect on our own after this long; Binance cuts every connection at 24 h.
     micro
@@ -70,6 +72,7 @@ class BinanceConfig:
 
     def __post_init__(self) -> None:
         url = self.url.strip().rstrip("/") if isinstance(self.url, str) else ""
+        url = url.removesuffix("/stream").removesuffix("/ws")  # we add the path ourselves
         if not url.startswith(("ws://", "wss://")):
             raise ConfigError(f"GS_BINANCE_URL={self.url!r} must be a ws:// or wss:// URL, e.g. "
                               "wss://stream.binance.com:9443.")

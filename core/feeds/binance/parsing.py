@@ -37,7 +37,7 @@ Handler = Callable[[dict[str, Any], float, bool], Parsed]
 
 
 def _clip(text: str | bytes) -> str:
-    shown = text if isinstance(text, str) else text.decode("utf-8", errors="replace")
+    shown = (text if isinstance(text, str) else text.decode("utf-8", errors="replace")).strip()
     return shown if len(shown) <= _CLIP else shown[:_CLIP] + "..."
 
 
@@ -148,7 +148,7 @@ def _route(stream: str | None, data: dict[str, Any]) -> tuple[str, Handler] | No
     """The payload kind and its parser, or None for a control reply."""
     kind = data.get("e")
     if kind is not None:
-        handler = _EVENTS.get(kind)
+        handler = _EVENTS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             return str(kind), lambda _d, _n, _m: Parsed(info=(f"event {kind!r} ignored",))
         return kind, handler
@@ -193,8 +193,7 @@ def parse_frame(text: str | bytes, now: float, *, micro: bool = False) -> Parsed
     try:
         stream, data = _payload(msg)
     except _BAD_DATA as exc:
-        return Parsed(errors=(f"binance sent a stream frame without usable data ({_why(exc)}): "
-                              f"{_clip(text)}",))
+        return Parsed(errors=(f"binance stream frame {_why(exc)}: {_clip(text)}",))
     if not isinstance(data, dict):
         return Parsed(errors=(f"binance stream {stream} carried {type(data).__name__}, "
                               f"not an object: {_clip(text)}",))
