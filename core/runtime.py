@@ -54,6 +54,12 @@ def _alpaca(settings: Settings) -> Source:
     return AlpacaSource(AlpacaConfig.from_settings(settings))
 
 
+def _binance(settings: Settings) -> Source:
+    from core.feeds.binance import BinanceSource
+
+    return BinanceSource.from_settings(settings)
+
+
 def _yahoo(settings: Settings) -> Source:
     from core.feeds.yahoo import YahooConfig, YahooSource
 
@@ -62,7 +68,7 @@ def _yahoo(settings: Settings) -> Source:
 
 SOURCE_FACTORIES: dict[str, Callable[[Settings], Source]] = {
     "simulator": _simulator, "replay": _replay, "polygon": _polygon, "alpaca": _alpaca,
-    "yahoo": _yahoo,
+    "yahoo": _yahoo, "binance": _binance,
 }
 
 

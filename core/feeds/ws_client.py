@@ -22,6 +22,7 @@ import websocket
 from core.errors import FeedError, UnknownSymbol
 from core.feeds.base import Emit, SourceHealth
 from core.feeds.reconnect import Backoff, BackoffConfig, BreakerConfig, CircuitBreaker, RateLimiter
+from core.feeds.ws_transport import connect_read_ahead
 from core.models import Event
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class WebSocketSource:
         self.breaker = CircuitBreaker(breaker, monotonic)
         rate = self.control_rate
         self._limiter = RateLimiter(rate, 1.0, monotonic) if rate else None
-        self._connect = connect or websocket.create_connection
+        self._connect = connect or connect_read_ahead
         self._recv_timeout, self._connect_timeout = recv_timeout, connect_timeout
         self._lock = threading.Lock()
         self._symbols: set[str] = set()
@@ -265,7 +266,16 @@ class WebSocketSource:
                 return True
         return False
 
+    def coalesce(self, frames: list[str]) -> list[str]:
+        """Hook: merge waiting control frames into fewer (for venues with message limits)."""
+        return frames
+
     def _send_pending(self, conn: websocket.WebSocket) -> None:
+        if not self._pending:  # the common case, once per frame: no lock needed to see it
+            return
+        with self._lock:
+            if len(self._pending) > 1:
+                self._pending = self.coalesce(self._pending)
         while True:
             with self._lock:
                 if not self._pending:
