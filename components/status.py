@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.feeds.multi import MultiSource
 from core.runtime import Runtime
 
 _STATE_COLOR = {"live": "green", "connecting": "orange", "stale": "orange", "down": "red",
                 "stopped": "gray", "finished": "blue"}
 
 
+@st.fragment(run_every=2.0)
 def render_simulated_banner(runtime: Runtime) -> None:
-    """A warning banner whenever the data on screen is not a live market."""
+    """A warning banner whenever data on screen is not a live market (refreshes every 2 s).
+
+    With several sources it names the symbols a simulated source is serving right now.
+    """
+    source = runtime.hub.source
+    if isinstance(source, MultiSource):
+        fake = source.simulated_names()
+        symbols = sorted(s for s, row in runtime.hub.snapshot().items() if row.source in fake)
+        if symbols:
+            st.warning(
+                f"**Simulated market data** for {', '.join(symbols)} (served by "
+                f"{', '.join(sorted(fake))}). Those prices are generated, not quoted by an "
+                "exchange: do not trade on them.", icon=":material/science:")
+        return
     health = runtime.hub.health()
     if health.simulated:
         st.warning(

@@ -104,16 +104,27 @@ class MultiSource:
         parts = self.child_health()
         best = min(parts.values(), key=lambda h: _STATE_RANK.get(h.state, 9))
         ages = [h.last_event_age_s for h in parts.values() if h.last_event_age_s is not None]
-        message = "; ".join(f"{h.name}: {h.message}" for h in parts.values() if h.message)
+        message = "; ".join(h.message if h.message.startswith(h.name) else f"{h.name}: {h.message}"
+                            for h in parts.values() if h.message)
         return SourceHealth(" + ".join(parts), best.state, self.simulated,
                             sum(h.events for h in parts.values()),
                             sum(h.errors for h in parts.values()),
                             min(ages) if ages else None, message)
 
+    def simulated_names(self) -> set[str]:
+        """Names of the simulated sources (simulator, replay)."""
+        return {name for name, src in self.children.items() if src.simulated}
+
     def history(self, symbol: str, timeframe: str, end: datetime, count: int,
                 end_price: float | None = None) -> list[Bar]:
-        """History from the first source in the symbol's route that can draw it."""
-        for name in self.router.route(symbol) or self.route_for(symbol):
+        """History from the first source in the symbol's route that can draw it.
+
+        A symbol with any real source in its route never gets simulated history: a chart of a
+        real market must not be padded with invented bars.
+        """
+        order = self.router.route(symbol) or self.route_for(symbol)
+        real = [n for n in order if not self.children[n].simulated]
+        for name in real or order:
             src = self.children.get(name)
             if isinstance(src, HistorySource):
                 try:

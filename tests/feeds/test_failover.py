@@ -170,3 +170,16 @@ def test_routes_keep_simulated_data_out_of_real_symbols() -> None:
     offline = MultiSource([sim], {"crypto": ("binance",)}, Router())
     offline.subscribe(["AAPL"])  # only simulated sources run: they serve everything
     assert offline.router.route("AAPL") == ("simulator",)
+
+
+def test_a_real_symbol_never_gets_simulated_history() -> None:
+    from core.feeds.simulator import SimulatorConfig, SimulatorSource
+
+    sim = SimulatorSource(SimulatorConfig(seed=1))
+    binance = ManualSource("binance", symbols=("BTCUSDT",))
+    multi = MultiSource([binance, sim], {"crypto": ("binance", "simulator"),
+                                         "equity": ("simulator",)}, Router())
+    multi.subscribe(["BTCUSDT", "AAPL"])
+    end = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
+    assert multi.history("BTCUSDT", "1h", end, 10) == []  # binance is real: no invented bars
+    assert len(multi.history("AAPL", "1h", end, 10)) == 10  # simulated symbol, simulated bars
