@@ -75,8 +75,8 @@ class QuoteBoard:
     def apply_tick(self, t: Tick) -> bool:
         """Update from a trade; returns False for a trade older than the row (kept out)."""
         row = self._row(t.symbol, t.price, t.ts, t.source)
-        if t.ts < row.updated:
-            return False
+        if t.ts < row.updated and t.source == row.source:
+            return False  # older than what this source already said (a new source may lag)
         row.last, row.updated, row.source = t.price, t.ts, t.source
         row.volume += t.size
         if t.bid is not None:
@@ -87,7 +87,7 @@ class QuoteBoard:
 
     def apply_quote(self, q: Quote) -> bool:
         row = self._row(q.symbol, q.mid, q.ts, q.source)
-        if q.ts < row.updated:
+        if q.ts < row.updated and q.source == row.source:
             return False
         row.bid, row.ask, row.updated, row.source = q.bid, q.ask, q.ts, q.source
         return True
@@ -96,7 +96,7 @@ class QuoteBoard:
         """Update from a finished bar; its time is its end, when its close was the last price."""
         end = b.start + timedelta(seconds=TIMEFRAMES[b.timeframe])
         row = self._row(b.symbol, b.open, end, b.source)
-        if end < row.updated:
+        if end < row.updated and b.source == row.source:
             return False
         row.last, row.updated, row.source = b.close, end, b.source
         row.volume += b.volume

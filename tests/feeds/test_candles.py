@@ -76,3 +76,17 @@ def test_a_bar_fed_row_is_as_old_as_the_bar_end() -> None:
     start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
     board.apply_bar(Bar("SPY", "1d", start, 10, 11, 9, 10.5, 100))
     assert board.rows()["SPY"].updated == start + timedelta(days=1)
+
+
+def test_after_a_change_of_source_a_slightly_older_clock_is_not_late() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.feeds.snapshot import QuoteBoard
+    from core.models import Tick
+    board = QuoteBoard()
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    board.apply_tick(Tick("AAPL", t0 + timedelta(milliseconds=3), 100.0, 1, source="alpaca"))
+    assert board.apply_tick(Tick("AAPL", t0, 100.5, 1, source="polygon"))  # ms clock, behind
+    assert board.rows()["AAPL"].source == "polygon"
+    assert not board.apply_tick(Tick("AAPL", t0 - timedelta(seconds=1), 99.0, 1,
+                                     source="polygon"))  # but a source cannot go back in time

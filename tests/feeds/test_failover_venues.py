@@ -57,7 +57,8 @@ def test_killing_the_primary_moves_the_symbol_to_the_secondary_within_a_second(
                 alp.push_trade("AAPL", 190.0 + i / 100, size=1000 + i)
             _until(lambda: primary.events == 40 and secondary.events == 40, what="80 trades")
             _until(lambda: hub.snapshot().get("AAPL") is not None
-                   and hub.snapshot()["AAPL"].source == "polygon", what="polygon active")
+                   and hub.snapshot()["AAPL"].source == "polygon",
+                   what=f"polygon active (log: {[e.describe() for e in multi.router.log()]})")
             poly.stop()  # the primary venue goes away mid-stream
             waited = _until(lambda: multi.router.active("AAPL") == "alpaca", timeout=1.0,
                             what="failover to alpaca")
