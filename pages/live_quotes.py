@@ -109,11 +109,13 @@ def live_chart(symbol: str, tf: str) -> None:
 
 live_chart(selected, timeframe)
 
-if hub.router is not None:
+if hub.sources_report() is not None:  # several sources, here or in the feed process
     @st.fragment(run_every=2.0)
     def live_sources() -> None:
         """Which source serves each symbol, how good each is, and every change of source."""
-        render_sources(hub.router)
+        report = hub.sources_report()
+        if report is not None:
+            render_sources(report)
 
     with st.expander("Sources and failover", expanded=True):
         live_sources()

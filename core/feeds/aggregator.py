@@ -21,7 +21,7 @@ from core.bus.base import Bus
 from core.errors import BusError, FeedError, GSError
 from core.feeds.base import Source, SourceHealth
 from core.feeds.candles import CandleBook
-from core.feeds.failover import ACTIVE, Router
+from core.feeds.failover import ACTIVE, Router, SourcesReport
 from core.feeds.snapshot import QuoteBoard, WatchRow
 from core.models import Bar, Event, Quote, Tick
 from core.symbols import normalize_symbol
@@ -356,6 +356,13 @@ class FeedHub:
         """Candles built live for ``symbol`` (closed ones plus the one in progress)."""
         with self._lock:
             return self._candles.bars(symbol, timeframe)
+
+    def sources_report(self) -> SourcesReport | None:
+        """Source quality and failover log: this hub's router's, or a feed process's (replica)."""
+        if self.router is not None:
+            return self.router.report()
+        report = getattr(self.source, "sources_report", None)
+        return report() if report is not None else None
 
     def health(self) -> SourceHealth:
         """The source's own report."""

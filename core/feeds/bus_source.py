@@ -13,6 +13,7 @@ from core.bus.base import Bus, Subscription
 from core.errors import BusError, FeedError, InvalidSymbol, UnknownSymbol
 from core.feeds.base import Emit, SourceHealth
 from core.feeds.control import STATUS_TOPIC, SUBSCRIBE_TOPIC
+from core.feeds.failover import SourcesReport
 from core.feeds.simulator import MarketSimulator, SimulatorConfig
 from core.models import Bar
 
@@ -116,6 +117,11 @@ class BusSource:
             return []
         market = MarketSimulator(SimulatorConfig(**config), 0.0)
         return market.history(symbol, timeframe, end, count, end_price)
+
+    def sources_report(self) -> SourcesReport | None:
+        """The feed process's source quality and failover log, when it runs several sources."""
+        data = self._status.get("sources")
+        return SourcesReport.from_dict(data) if data else None
 
     def reference_price(self, symbol: str) -> float | None:
         """The feed process's reference (previous close) for ``symbol``, so replicas agree."""

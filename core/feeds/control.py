@@ -44,6 +44,7 @@ class FeedControl:
             "message": health.message, "symbols": list(self.hub.source.symbols()),
             "events": stats.accepted, "ts": time.time(),
             "references": {s: r.reference for s, r in self.hub.snapshot().items()},
+            "sources": report.to_dict() if (report := self.hub.sources_report()) else None,
         }
 
     def _on_request(self, _topic: str, message: Any) -> None:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from core.feeds.base import SourceHealth
 from core.feeds.fusion import Fused, SourcePrice, fuse, median, outliers, quality_score
@@ -49,6 +49,23 @@ class SourceQuality:
     error_rate: float
     deviation_pct: float | None
     active_symbols: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesReport:
+    """Source quality rows and the failover log, oldest first: what the page shows."""
+
+    quality: tuple[SourceQuality, ...]
+    log: tuple[FailoverEvent, ...]
+
+    def to_dict(self) -> dict:
+        """Plain data for the bus (replicas show the feed process's report)."""
+        return {"quality": [asdict(q) for q in self.quality], "log": [asdict(e) for e in self.log]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourcesReport:
+        return cls(tuple(SourceQuality(**q) for q in data.get("quality", ())),
+                   tuple(FailoverEvent(**e) for e in data.get("log", ())))
 
 
 @dataclass
@@ -167,6 +184,10 @@ class Router:
         """The failover log, oldest first."""
         with self._lock:
             return list(self._log)
+
+    def report(self, log_limit: int = 50) -> SourcesReport:
+        """Quality per source and the latest failover events."""
+        return SourcesReport(tuple(self.quality()), tuple(self.log()[-log_limit:]))
 
     def fused(self, symbol: str, now: float | None = None) -> Fused | None:
         """The quality-weighted median of the fresh prices of ``symbol``."""

@@ -106,3 +106,31 @@ def test_replicas_agree_with_the_feed_on_change(plane) -> None:  # noqa: ANN001
         assert refs == {232.50}  # the simulator's previous close, not each one's first price
     finally:
         late.stop()
+
+
+def test_replicas_show_the_feed_process_source_quality_and_failover_log() -> None:
+    from core.feeds.failover import Router
+    from core.feeds.multi import MultiSource
+    from tests.feeds.test_failover import ManualSource
+
+    bus = InMemoryBus()
+    a, b = ManualSource("polygon"), ManualSource("alpaca")
+    feed = FeedHub(MultiSource([a, b], {"equity": ("polygon", "alpaca")}, Router()), bus=bus)
+    control = FeedControl(feed, bus, interval=0.05)
+    feed.start()
+    control.start()
+    feed.add_symbol("AAPL")
+    replica = FeedHub(BusSource(bus)).start()
+    try:
+        a.push(100.0)
+        b.push(100.1)
+        a.state = "down"
+        _wait(lambda: feed.router.active("AAPL") == "alpaca")
+        _wait(lambda: (r := replica.sources_report()) is not None and len(r.log) >= 2)
+        report = replica.sources_report()
+        assert {q.source for q in report.quality} == {"polygon", "alpaca"}
+        assert report.log[-1].to_source == "alpaca" and "polygon is down" in report.log[-1].reason
+    finally:
+        replica.stop()
+        control.stop()
+        feed.stop()
