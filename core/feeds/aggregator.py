@@ -120,6 +120,7 @@ class FeedHub:
         self._state_lock = threading.Lock()
         self._topics: dict[str, str] = {}
         self.router: Router | None = getattr(source, "router", None)
+        self._tick_sources: set[tuple[str, str]] = set()
         self._checked = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -309,8 +310,13 @@ class FeedHub:
             self._publish(per_symbol, closed)
 
     def _apply(self, event: Event) -> list[Bar]:
-        """Update the snapshot and candles; returns the candles the event closed."""
+        """Update the snapshot and candles; returns the candles the event closed.
+
+        A venue's bars are used only for a symbol it sends no trades for: the candles built
+        from its trades already hold that volume.
+        """
         if isinstance(event, Tick):
+            self._tick_sources.add((event.symbol, event.source))
             if not self._board.apply_tick(event):
                 self._counters.late += 1
                 return []
@@ -318,6 +324,8 @@ class FeedHub:
                                           event.size, event.source)
         if isinstance(event, Quote):
             self._board.apply_quote(event)
+            return []
+        if (event.symbol, event.source) in self._tick_sources:
             return []
         return self._candles.add_bar(event) if self._board.apply_bar(event) else []
 

@@ -41,7 +41,7 @@ class CandleBook:
         cur = self._open.get(symbol)
         if cur is None:
             cur = self._open[symbol] = [None] * len(self._secs)
-            self._sources[symbol] = source
+        self._sources[symbol] = source  # candles carry the source now serving the symbol
         sec = int(epoch)
         closed: list[Bar] = []
         for k, tf in enumerate(self._secs):

@@ -31,19 +31,22 @@ class Fused:
 
 
 def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
-    """The value where the cumulative weight (values sorted) first reaches half the total.
+    """The value where the cumulative weight (values sorted) reaches half the total.
 
-    With equal weights and an even count this is the lower middle value; zero or negative
-    weights count as a tiny positive weight so every value can still be chosen.
+    When it reaches exactly half at a value, the result is the midpoint of that value and the
+    next one (so equal weights give the ordinary median). Zero or negative weights count as a
+    tiny positive weight so every value can still be chosen.
     """
     if not values:
         raise ValueError("weighted_median of nothing")
     pairs = sorted(zip(values, (max(w, 1e-9) for w in weights), strict=True))
-    half = sum(w for _, w in pairs) / 2.0
+    total = sum(w for _, w in pairs)
     acc = 0.0
-    for value, weight in pairs:
+    for i, (value, weight) in enumerate(pairs):
         acc += weight
-        if acc >= half:
+        if math.isclose(acc, total / 2.0, rel_tol=1e-12) and i + 1 < len(pairs):
+            return (value + pairs[i + 1][0]) / 2.0
+        if acc > total / 2.0:
             return value
     return pairs[-1][0]
 

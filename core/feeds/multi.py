@@ -42,6 +42,11 @@ class MultiSource:
         self.routes = {k: tuple(v) for k, v in routes.items()}
         self.router = router
         self._symbols: set[str] = set()
+        router.set_simulated([n for n, s in self.children.items() if s.simulated])
+        for name, src in self.children.items():
+            poll = getattr(getattr(src, "config", None), "poll_s", None)
+            if poll:  # a poller is silent between polls by design
+                router.set_stale_after(name, 2.5 * float(poll))
 
     @property
     def simulated(self) -> bool:
@@ -58,6 +63,8 @@ class MultiSource:
     def subscribe(self, symbols: Iterable[str]) -> None:
         for symbol in list(symbols):
             order = self.route_for(symbol)
+            if symbol not in self._symbols:
+                self.router.set_route(symbol, order)  # before any child can send its events
             taken, why = [], []
             for name in order:
                 try:
@@ -66,6 +73,8 @@ class MultiSource:
                 except GSError as exc:
                     why.append(str(exc))
             if not taken:
+                if symbol not in self._symbols:
+                    self.router.set_route(symbol, ())
                 route = ", ".join(order) or "none of the running sources"
                 detail = f" ({'; '.join(why)})" if why else ""
                 raise UnknownSymbol(f"No running source serves {symbol}: its route is {route}"
@@ -124,13 +133,16 @@ class MultiSource:
         """
         order = self.router.route(symbol) or self.route_for(symbol)
         real = [n for n in order if not self.children[n].simulated]
+        failure: GSError | None = None
         for name in real or order:
             src = self.children.get(name)
             if isinstance(src, HistorySource):
                 try:
                     return src.history(symbol, timeframe, end, count, end_price)
-                except GSError:
-                    continue
+                except GSError as exc:
+                    failure = exc
+        if failure is not None:
+            raise failure  # the chart says why it has no history
         return []
 
     def reference_price(self, symbol: str) -> float | None:

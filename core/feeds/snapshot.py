@@ -75,7 +75,9 @@ class QuoteBoard:
     def apply_tick(self, t: Tick) -> bool:
         """Update from a trade; returns False for a trade older than the row (kept out)."""
         row = self._row(t.symbol, t.price, t.ts, t.source)
-        if t.ts < row.updated and t.source == row.source:
+        if t.source != row.source:
+            row.bid = row.ask = None  # the previous source's book is not this one's
+        elif t.ts < row.updated:
             return False  # older than what this source already said (a new source may lag)
         row.last, row.updated, row.source = t.price, t.ts, t.source
         row.volume += t.size
@@ -96,7 +98,9 @@ class QuoteBoard:
         """Update from a finished bar; its time is its end, when its close was the last price."""
         end = b.start + timedelta(seconds=TIMEFRAMES[b.timeframe])
         row = self._row(b.symbol, b.open, end, b.source)
-        if end < row.updated and b.source == row.source:
+        if b.source != row.source:
+            row.bid = row.ask = None
+        elif end < row.updated:
             return False
         row.last, row.updated, row.source = b.close, end, b.source
         row.volume += b.volume

@@ -220,3 +220,16 @@ def test_quotes_update_the_book_and_a_failing_event_costs_nothing_else(monkeypat
     row = hub.snapshot()["AAPL"]
     assert (row.last, row.bid, row.ask) == (101.0, 99.5, 100.5)
     assert "internal error" in hub.stats().last_rejection
+
+
+def test_a_venue_bar_does_not_add_its_volume_twice() -> None:
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    trades = [Tick("AAPL", t0 + timedelta(seconds=i), 100.0 + i, 1.0, source="polygon")
+              for i in range(7)]
+    minute = Bar("AAPL", "1m", t0, 100.0, 106.0, 100.0, 106.0, 7.0, source="polygon")
+    hub = FeedHub(ListSource([trades + [minute]]), clock=lambda: t0.timestamp() + 120)
+    hub.start()
+    hub.source.done.wait(5)
+    hub.stop()
+    assert hub.snapshot()["AAPL"].volume == 7.0
+    assert hub.candles("AAPL", "1m")[-1].volume == 7.0

@@ -90,3 +90,16 @@ def test_after_a_change_of_source_a_slightly_older_clock_is_not_late() -> None:
     assert board.rows()["AAPL"].source == "polygon"
     assert not board.apply_tick(Tick("AAPL", t0 - timedelta(seconds=1), 99.0, 1,
                                      source="polygon"))  # but a source cannot go back in time
+
+
+def test_a_change_of_source_drops_the_old_book() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.feeds.snapshot import QuoteBoard
+    from core.models import Tick
+    board = QuoteBoard()
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    board.apply_tick(Tick("BTCUSDT", t0, 100.0, 1, 99.9, 100.1, source="binance"))
+    board.apply_tick(Tick("BTCUSDT", t0 + timedelta(seconds=1), 100.2, 1, source="yahoo"))
+    row = board.rows()["BTCUSDT"]
+    assert (row.source, row.bid, row.ask) == ("yahoo", None, None)

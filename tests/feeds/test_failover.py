@@ -52,7 +52,7 @@ def test_first_data_then_failover_then_failback_with_hysteresis() -> None:
 
 
 def test_a_silent_source_is_stale_and_a_drifting_one_is_an_outlier() -> None:
-    r = Router(stale_after_s=2.0, max_deviation=0.02)
+    r = Router(stale_after_s=2.0, max_deviation=0.02, quality_every_s=0.0)
     r.set_route("AAPL", ["a", "b", "c"])
     for name in "abc":
         r.observe(_tick(name, 0.0), 0.0)
@@ -183,3 +183,48 @@ def test_a_real_symbol_never_gets_simulated_history() -> None:
     end = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
     assert multi.history("BTCUSDT", "1h", end, 10) == []  # binance is real: no invented bars
     assert len(multi.history("AAPL", "1h", end, 10)) == 10  # simulated symbol, simulated bars
+
+
+def test_a_quiet_market_is_not_a_failure_and_a_quiet_symbol_fails_back() -> None:
+    r = Router(stale_after_s=5.0, failback_after_s=10.0)
+    r.set_route("XYZ", ["polygon", "alpaca"])
+    live = _health(polygon="live", alpaca="live")
+    r.check(live, 0.0)
+    r.observe(_tick("polygon", 0.0, symbol="XYZ"), 0.0)
+    r.observe(_tick("alpaca", 0.0, symbol="XYZ"), 0.0)
+    r.check(live, 60.0)  # nobody traded XYZ for a minute: nothing to fail over to
+    assert r.active("XYZ") == "polygon" and len(r.log()) == 1
+    r.observe(_tick("alpaca", 61.0, symbol="XYZ"), 61.0)  # alpaca prints, polygon silent
+    r.check(live, 61.0)
+    assert r.active("XYZ") == "alpaca" and "while alpaca did" in r.log()[-1].reason
+    r.observe(_tick("polygon", 66.0, symbol="XYZ"), 66.0)  # polygon prints every few seconds
+    r.check(live, 66.1)
+    assert r.active("XYZ") == "polygon"  # connected all along and newer again: back at once
+    assert (r.log()[-1].from_source, r.log()[-1].to_source) == ("alpaca", "polygon")
+
+
+def test_events_off_the_route_never_reach_the_snapshot() -> None:
+    r = Router()
+    r.set_route("BTCUSDT", ["binance"])
+    assert r.observe(_tick("replay", 0.0, symbol="BTCUSDT"), 0.0) == "off-route"
+    assert r.observe(_tick("binance", 0.0, symbol="AAPL"), 0.0) == "off-route"  # unrouted
+    assert r.off_route == 2
+
+
+def test_fusion_leaves_simulated_prices_out_while_a_real_one_is_fresh() -> None:
+    r = Router(stale_after_s=5.0)
+    r.set_route("BTCUSDT", ["binance", "simulator"])
+    r.set_simulated(["simulator"])
+    r.observe(_tick("binance", 0.0, 67_250.0, "BTCUSDT"), 0.0)
+    r.observe(_tick("simulator", 0.0, 65_000.0, "BTCUSDT"), 0.0)
+    assert r.fused("BTCUSDT", 1.0).price == 67_250.0
+    assert r.fused("BTCUSDT", 1.0).used == ("binance",)
+    assert r.fused("BTCUSDT", 9.0) is None  # everything stale: no fused price at all
+
+
+def test_weighted_median_interpolates_at_exactly_half() -> None:
+    from core.feeds.fusion import weighted_median
+
+    assert weighted_median([100.0, 101.0], [1, 1]) == 100.5
+    assert weighted_median([101.0, 100.0], [1, 1]) == 100.5
+    assert weighted_median([100.0, 101.0], [1, 3]) == 101.0
