@@ -45,6 +45,19 @@ class Parsed:
 Connect = Callable[..., websocket.WebSocket]
 
 
+@dataclass(slots=True)
+class _Life:
+    """Times of one connection (monotonic seconds)."""
+
+    opened: float
+    last_frame: float = 0.0
+    last_ping: float = 0.0
+    settled: bool = False
+
+    def __post_init__(self) -> None:
+        self.last_frame = self.last_ping = self.opened
+
+
 class WebSocketSource:
     """Base class of the venue sources. Subclasses override the hook methods below.
 
@@ -60,6 +73,10 @@ class WebSocketSource:
         Interruptible wait; defaults to waiting on the stop event.
     name
         Overrides the class's source name, so two feeds of one venue can run side by side.
+    min_session_s
+        A connection that ends sooner (the venue closes it, or announces a disconnect) counts
+        as a failure with backoff, so a venue that keeps cutting us off is not hammered; the
+        backoff and the circuit breaker reset only after a connection lived this long.
     """
 
     name = "websocket"
@@ -67,13 +84,19 @@ class WebSocketSource:
     control_rate: int | None = None  # outgoing messages a second the venue allows
     max_connection_age: float | None = None  # reconnect before the venue cuts us off
     planned_delay: float = 0.1  # pause before a planned reconnect
+    min_session_s: float = 10.0  # a connection must live this long to count as a success
+    idle_timeout_s: float | None = 90.0  # no frame at all (pings included) this long: reconnect
+    client_ping_s: float | None = None  # venues that never ping us: we ping, to detect dead TCP
 
     def __init__(self, url: str, *, backoff: BackoffConfig | None = None,
                  breaker: BreakerConfig | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
                  connect: Connect | None = None, recv_timeout: float = 0.2,
-                 connect_timeout: float = 5.0, name: str | None = None) -> None:
+                 connect_timeout: float = 5.0, name: str | None = None,
+                 min_session_s: float | None = None) -> None:
+        if min_session_s is not None:
+            self.min_session_s = min_session_s
         self._renamed = bool(name) and name != self.name
         if name:
             self.name = name  # a second feed of one venue (e.g. a delayed endpoint)
@@ -220,8 +243,7 @@ class WebSocketSource:
 
     def _session(self, emit: Emit) -> bool:
         """One connection's life. Returns True for a planned reconnect, False when stopping."""
-        symbols = self.symbols()
-        conn = self._connect(self.endpoint(symbols), timeout=self._connect_timeout)
+        conn = self._connect(self.endpoint(self.symbols()), timeout=self._connect_timeout)
         with self._lock:
             self._conn = conn
         self.handshake(conn)
@@ -229,42 +251,68 @@ class WebSocketSource:
             self._pending = self.subscribe_messages(tuple(sorted(self._symbols)))
         self.connections += 1
         self.state, self.message = "live", ""
-        self.breaker.success()
-        self.backoff.reset()
-        opened = self._monotonic()
+        life = _Life(self._monotonic())
         conn.settimeout(self._recv_timeout)
         while not self._stop.is_set():
             self._send_pending(conn)
-            if self.max_connection_age and self._monotonic() - opened > self.max_connection_age:
-                self._note(f"{self.name}: renewing the connection before the venue's limit")
+            if self._upkeep(conn, life):
                 return True
             try:
                 opcode, frame = conn.recv_data(control_frame=True)
             except websocket.WebSocketTimeoutException:
+                if self.idle_timeout_s and self._monotonic() - life.last_frame > \
+                        self.idle_timeout_s:
+                    raise websocket.WebSocketTimeoutException(
+                        f"nothing received for {self.idle_timeout_s:.0f} s; the connection "
+                        "is presumed dead") from None
                 continue
-            if opcode == websocket.ABNF.OPCODE_PING:
-                if self._limiter:
-                    self._limiter.record()  # our automatic pong counts against the limit
-                continue
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
+            life.last_frame = self._monotonic()
+            if opcode == websocket.ABNF.OPCODE_PING and self._limiter:
+                self._limiter.record()  # our automatic pong counts against the limit
+            elif opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise websocket.WebSocketConnectionClosedException("the venue closed the socket")
-            if opcode != websocket.ABNF.OPCODE_TEXT:
-                continue
-            parsed = self.parse(frame.decode("utf-8", errors="replace"))
-            if parsed.errors:
-                self.errors += len(parsed.errors)
-                self._note(f"{self.name}: {parsed.errors[-1]}")
-            if parsed.events:
-                events = parsed.events
-                if self._renamed:  # parsers stamp the venue's name; this feed has its own
-                    events = [replace(e, source=self.name) for e in events]
-                self.events += len(events)
-                self.last_event = self._clock()
-                emit(events)
-            if parsed.reconnect:
-                self._note(f"{self.name}: the venue announced a disconnect; reconnecting")
+            elif opcode == websocket.ABNF.OPCODE_TEXT and self._frame(frame, emit, life):
                 return True
         return False
+
+    def _upkeep(self, conn: websocket.WebSocket, life: _Life) -> bool:
+        """Between frames: settle a session that lived long enough, ping, renew before the
+        venue's age limit (True: reconnect now)."""
+        now = self._monotonic()
+        if not life.settled and now - life.opened >= self.min_session_s:
+            life.settled = True
+            self.breaker.success()
+            self.backoff.reset()
+        if self.max_connection_age and now - life.opened > self.max_connection_age:
+            self._note(f"{self.name}: renewing the connection before the venue's limit")
+            return True
+        if self.client_ping_s and now - life.last_ping >= self.client_ping_s:
+            conn.ping(b"gs")
+            life.last_ping = now
+        return False
+
+    def _frame(self, frame: bytes, emit: Emit, life: _Life) -> bool:
+        """Parse and emit one text frame; True when the venue announced a disconnect."""
+        parsed = self.parse(frame.decode("utf-8", errors="replace"))
+        if parsed.errors:
+            self.errors += len(parsed.errors)
+            self._note(f"{self.name}: {parsed.errors[-1]}")
+        if parsed.events:
+            events = parsed.events
+            if self._renamed:  # parsers stamp the venue's name; this feed has its own
+                events = [replace(e, source=self.name) for e in events]
+            self.events += len(events)
+            self.last_event = self._clock()
+            emit(events)
+        if not parsed.reconnect:
+            return False
+        age = self._monotonic() - life.opened
+        if age < self.min_session_s:
+            why = " ".join(parsed.errors[-1:])
+            raise FeedError(f"{self.name}: the venue cut the connection {age:.1f} s after it "
+                            f"opened; backing off. {why}".rstrip())
+        self._note(f"{self.name}: the venue announced a disconnect; reconnecting")
+        return True
 
     def coalesce(self, frames: list[str]) -> list[str]:
         """Hook: merge waiting control frames into fewer (for venues with message limits)."""

@@ -38,7 +38,7 @@ class Run:
     """A source started against a fake, collecting what it emits."""
 
     def __init__(self, fake: FakeBinance, **kwargs: object) -> None:
-        source_kw = {k: kwargs.pop(k) for k in ("clock", "sleep") if k in kwargs}
+        source_kw = {k: kwargs.pop(k) for k in ("clock", "sleep", "min_session_s") if k in kwargs}
         kwargs.setdefault("backoff", FAST)
         self.src = BinanceSource(BinanceConfig(fake.url, **kwargs), **source_kw)  # type: ignore
         self.got: list = []
@@ -202,7 +202,7 @@ def test_reconnects_after_a_drop_and_resubscribes_everything(run) -> None:  # no
 
 def test_server_shutdown_reconnects_at_once(run) -> None:  # noqa: ANN001
     with FakeBinance() as fake:
-        r = run(fake, "BTCUSDT", backoff=SLOW)
+        r = run(fake, "BTCUSDT", backoff=SLOW, min_session_s=0.0)
         fake.wait_for(lambda: fake.subscriptions() == [BTC])
         assert fake.server_shutdown() == 1
         _until(lambda: r.src.connections == 2, timeout=2)  # not after a 30 s backoff
@@ -213,7 +213,7 @@ def test_server_shutdown_reconnects_at_once(run) -> None:  # noqa: ANN001
 
 def test_max_connection_age_renews_the_connection_before_the_venue_cuts_it(run) -> None:  # noqa: ANN001
     with FakeBinance() as fake:
-        r = run(fake, "BTCUSDT", backoff=SLOW, max_connection_age_s=0.4)
+        r = run(fake, "BTCUSDT", backoff=SLOW, max_connection_age_s=0.4, min_session_s=0.0)
         _until(lambda: r.src.connections >= 3, timeout=3)
         fake.wait_for(lambda: fake.subscriptions() == [BTC])
         assert r.src.delays == [] and r.src.errors == 0

@@ -200,7 +200,7 @@ def test_a_disconnect_notice_right_after_login_backs_off_instead(venue, make) ->
     until(lambda: venue.topics() == ALL_AAPL)
     venue.send_status("max_connections", "Maximum number of websocket connections exceeded.")
     until(lambda: src.connections == 2)
-    assert src.delays == [0.3] and src.errors == 1
+    assert src.delays == [0.3] and src.errors == 2  # the notice, and the short session
     assert "cut the connection" in src.problems[-1][1]
     assert "max_connections" in src.problems[-1][1]
 

@@ -100,7 +100,7 @@ def test_streams_resubscribes_after_a_drop_and_answers_pings() -> None:
 def test_bad_frames_are_counted_and_a_shutdown_notice_reconnects_at_once() -> None:
     got: list = []
     with MiniVenue() as venue:
-        src = MiniSource(venue.url, backoff=BackoffConfig(initial=30, jitter=0))
+        src = MiniSource(venue.url, backoff=BackoffConfig(initial=30, jitter=0), min_session_s=0)
         src.subscribe(["BTCUSDT"])
         src.start(got.extend)
         venue.wait_for_clients()
@@ -188,3 +188,51 @@ def test_reconnect_delays_follow_the_backoff_policy() -> None:
         _until(lambda: len(src.delays) >= 4)
         src.stop()
     assert src.delays[:4] == [5.0, 7.5, 11.25, 16.875]
+
+
+class ShutdownVenue(MiniVenue):
+    """A venue that announces a disconnect right after every subscription (a storm)."""
+
+    def on_message(self, conn, text: str) -> None:  # noqa: ANN001
+        super().on_message(conn, text)
+        if "sub" in json.loads(text):
+            conn.send(json.dumps({"bye": True}))
+
+
+def test_a_venue_that_keeps_cutting_us_off_gets_backoff_not_a_storm() -> None:
+    with ShutdownVenue() as venue:
+        src = MiniSource(venue.url, backoff=BackoffConfig(0.2, 2.0, 5.0, 0.0),
+                         breaker=BreakerConfig(failures=3, cooldown=60))
+        src.subscribe(["BTCUSDT"])
+        src.start(lambda _e: None)
+        time.sleep(1.5)
+        src.stop()
+    assert src.connections <= 3 and src.delays[:2] == [0.2, 0.4]
+    assert "cut the connection" in src.problems[-1][1]
+
+
+def test_a_silent_socket_is_presumed_dead_and_replaced() -> None:
+    class Quiet(MiniSource):
+        idle_timeout_s = 0.5
+
+    with MiniVenue() as venue:
+        src = Quiet(venue.url, backoff=BackoffConfig(0.05, 1.0, 0.05, 0.0), min_session_s=0)
+        src.subscribe(["BTCUSDT"])
+        src.start(lambda _e: None)
+        _until(lambda: src.connections >= 2, timeout=5)
+        src.stop()
+    assert any("presumed dead" in m for _, m in src.problems)
+
+
+def test_client_pings_keep_a_quiet_connection_alive() -> None:
+    class Pinging(MiniSource):
+        idle_timeout_s = 0.6
+        client_ping_s = 0.1  # the venue's pongs count as traffic
+
+    with MiniVenue() as venue:
+        src = Pinging(venue.url, backoff=FAST, min_session_s=0)
+        src.subscribe(["BTCUSDT"])
+        src.start(lambda _e: None)
+        time.sleep(1.5)
+        src.stop()
+    assert src.connections == 1 and src.errors == 0

@@ -74,6 +74,7 @@ class AlpacaSource(WebSocketSource):
     """
 
     name = "alpaca"
+    client_ping_s = 20.0  # Alpaca does not ping us: our pings tell a dead socket from a quiet one
 
     def __init__(self, config: AlpacaConfig, **kwargs: Any) -> None:
         super().__init__(config.url, backoff=config.backoff, breaker=config.breaker, **kwargs)

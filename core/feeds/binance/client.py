@@ -95,13 +95,15 @@ class BinanceSource(WebSocketSource):
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
                  connect: Connect | None = None, recv_timeout: float = 0.2,
-                 connect_timeout: float = 5.0, name: str | None = None) -> None:
+                 connect_timeout: float = 5.0, name: str | None = None,
+                 min_session_s: float | None = None) -> None:
         self.config = config or BinanceConfig()
         self.max_connection_age = self.config.max_connection_age_s
         super().__init__(self.config.url, backoff=self.config.backoff,
                          breaker=self.config.breaker, clock=clock, monotonic=monotonic,
                          sleep=sleep, rng=rng, connect=connect,
-                         recv_timeout=recv_timeout, connect_timeout=connect_timeout, name=name)
+                         recv_timeout=recv_timeout, connect_timeout=connect_timeout, name=name,
+                         min_session_s=min_session_s)
         self._ids = itertools.count(1)
         self._micro = self.config.micro
 
