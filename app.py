@@ -10,6 +10,12 @@ from core.errors import GSError
 
 st.set_page_config(page_title="GoldenSignals", page_icon="📈", layout="wide")
 
+# Registered first, always: Streamlit would otherwise list every file in pages/ by itself.
+navigation = st.navigation([
+    st.Page("pages/live_quotes.py", title="Live Quotes", icon=":material/monitoring:",
+            default=True, url_path="live-quotes"),
+])
+
 try:
     runtime = get_runtime()
 except GSError as exc:
@@ -21,9 +27,4 @@ with st.sidebar:
     render_source_status(runtime)
 
 render_simulated_banner(runtime)
-
-pages = [
-    st.Page("pages/live_quotes.py", title="Live Quotes", icon=":material/monitoring:",
-            default=True, url_path="live-quotes"),
-]
-st.navigation(pages).run()
+navigation.run()

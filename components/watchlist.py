@@ -33,6 +33,8 @@ def watchlist_frame(symbols: Sequence[str], rows: Mapping[str, WatchRow], now: d
         records.append([symbol, r.last, r.bid, r.ask, r.change, r.change_pct, r.volume, r.source,
                         round(age, 1), r.fused])
     frame = pd.DataFrame(records, columns=[*COLUMNS, "Fused"])
+    numeric = ["Last", "Bid", "Ask", "Change", "Change %", "Volume", "Age (s)", "Fused"]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")  # None -> NaN -> "—"
     if fused:
         return frame[["Symbol", "Last", "Fused", *COLUMNS[2:]]]
     return frame[COLUMNS]

@@ -160,10 +160,30 @@ def load_settings(
         return value if value not in (None, "") else None
 
     kwargs = _typed_settings(get)
+    _check_ranges(kwargs)
     if "replay" in kwargs.get("sources", ()) and not kwargs.get("replay_path"):
         raise ConfigError("GS_SOURCE=replay needs GS_REPLAY_PATH (a CSV or Parquet file).")
     secrets = {k: v for k, v in merged.items() if k.endswith(("_KEY", "_SECRET", "_TOKEN"))}
     return Settings(secrets=secrets, **kwargs)  # type: ignore[arg-type]
+
+
+_RANGES = {  # attribute: (env name, lowest allowed, highest allowed)
+    "stale_after_s": ("GS_STALE_AFTER_S", 0.1, 86_400.0),
+    "failback_after_s": ("GS_FAILBACK_AFTER_S", 0.0, 86_400.0),
+    "max_deviation": ("GS_MAX_DEVIATION", 1e-6, 1.0),
+    "yahoo_poll_s": ("GS_YAHOO_POLL_S", 1.0, 3_600.0),
+    "reconnect_initial_s": ("GS_RECONNECT_INITIAL_S", 0.01, 3_600.0),
+    "reconnect_factor": ("GS_RECONNECT_FACTOR", 1.0, 10.0),
+    "reconnect_cap_s": ("GS_RECONNECT_CAP_S", 0.01, 86_400.0),
+    "redis_stream_maxlen": ("GS_REDIS_STREAM_MAXLEN", 1, 10_000_000),
+}
+
+
+def _check_ranges(kwargs: Mapping[str, object]) -> None:
+    for attr, (env_name, low, high) in _RANGES.items():
+        value = kwargs.get(attr)
+        if value is not None and not (low <= value <= high):  # type: ignore[operator]
+            raise ConfigError(f"{env_name}={value} is out of range; use {low:g} to {high:g}.")
 
 
 def _source_list(raw: str, name: str) -> tuple[str, ...]:

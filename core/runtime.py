@@ -190,6 +190,10 @@ def _assemble(settings: Settings, role: str, store: Store | None, bus: Bus,
         sink = TickWriter(store, retention_s=settings.tick_retention_s or None,
                           spill_dir=settings.data_dir)
     hub = FeedHub(source, bus=bus, sink=sink)
+    if isinstance(source, MultiSource):
+        problems += [f"{name} is running but no GS_ROUTE_* names it, so it serves nothing; "
+                     f"add it to GS_ROUTE_CRYPTO or GS_ROUTE_EQUITY (e.g. as a fallback)."
+                     for name in source.unrouted()]
     # A replay plays every symbol in its file unless asked for some; the simulator needs a list.
     for symbol in settings.watchlist if settings.sources != ("replay",) else ():
         try:

@@ -62,9 +62,14 @@ if hub.health().state != "down":
 @st.fragment(run_every=1.0)
 def live_watchlist(watched: list[str]) -> None:
     """The table refreshes every second on its own; the rest of the page does not rerun."""
-    frame = watchlist_frame(watched, hub.snapshot(), datetime.now(UTC),
-                            fused=hub.router is not None)
+    rows = hub.snapshot()
+    frame = watchlist_frame(watched, rows, datetime.now(UTC), fused=hub.router is not None)
     render_watchlist_table(frame)
+    waiting = [s for s in watched if s not in rows]
+    health = hub.health()
+    if waiting and (health.message or health.state != "live"):
+        st.warning(f"No data yet for {', '.join(waiting)}. Market data is {health.state}"
+                   + (f": {health.message}" if health.message else "."))
     st.caption("Change is against the previous close where the source knows it (the "
                "simulator's is its opening price), else the first price seen. Volume counts "
                "since the feed started streaming the symbol; age is the time since its last "

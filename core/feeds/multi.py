@@ -109,9 +109,18 @@ class MultiSource:
     def child_health(self) -> dict[str, SourceHealth]:
         return {name: src.health() for name, src in self.children.items()}
 
+    def unrouted(self) -> list[str]:
+        """Running sources that no route names (they serve nothing: a likely mistake)."""
+        named = {n for order in self.routes.values() for n in order}
+        if all(src.simulated for src in self.children.values()):
+            return []
+        return sorted(n for n in self.children if n not in named)
+
     def health(self) -> SourceHealth:
         parts = self.child_health()
-        best = min(parts.values(), key=lambda h: _STATE_RANK.get(h.state, 9))
+        serving = {n for n, src in self.children.items() if src.symbols()}
+        ranked = [h for n, h in parts.items() if n in serving] or list(parts.values())
+        best = min(ranked, key=lambda h: _STATE_RANK.get(h.state, 9))
         ages = [h.last_event_age_s for h in parts.values() if h.last_event_age_s is not None]
         message = "; ".join(h.message if h.message.startswith(h.name) else f"{h.name}: {h.message}"
                             for h in parts.values() if h.message)

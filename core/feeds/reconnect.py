@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,15 @@ class BackoffConfig:
     factor: float = 1.5
     cap: float = 30.0
     jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        ok = (math.isfinite(self.initial) and self.initial > 0 and self.factor >= 1
+              and math.isfinite(self.cap) and self.cap >= self.initial and 0 <= self.jitter < 1)
+        if not ok:
+            raise ConfigError(
+                "Reconnection backoff needs an initial delay > 0 s, a factor >= 1, a cap >= the "
+                f"initial delay and a jitter in [0, 1); got initial={self.initial}, "
+                f"factor={self.factor}, cap={self.cap}, jitter={self.jitter}.")
 
 
 class Backoff:

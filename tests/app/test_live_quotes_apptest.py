@@ -127,3 +127,31 @@ def test_several_sources_show_fused_prices_quality_and_the_failover_log(
     assert set(quality["Source"]) == {"simulator", "replay"}
     log = frames[("Time (UTC)", "Symbol")]
     assert {"AAPL", "MSFT"} <= set(log["Symbol"]) and "first data" in set(log["Why"])
+
+
+def test_a_source_no_route_names_is_called_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from tests.e2e.servers import free_port
+
+    csv = Path(__file__).parents[1] / "fixtures" / "replay" / "ticks.csv"
+    monkeypatch.setenv("GS_SOURCE", "simulator,replay,binance")  # routes leave the sim out
+    monkeypatch.setenv("GS_REPLAY_PATH", str(csv))
+    monkeypatch.setenv("GS_BINANCE_URL", f"ws://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("GS_ROUTE_CRYPTO", "binance")
+    monkeypatch.setenv("GS_ROUTE_EQUITY", "binance")
+    monkeypatch.setenv("GS_WATCHLIST", "BTCUSDT")
+    at = _app()
+    assert not at.exception
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "simulator is running but no GS_ROUTE_* names it" in sidebar
+    assert "replay is running but no GS_ROUTE_* names it" in sidebar
+    assert any("No data yet for BTCUSDT" in w.value for w in at.warning)
+
+
+def test_a_bad_setting_is_explained_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GS_SOURCE", "nasdaq")
+    at = _app()
+    assert not at.exception
+    assert "could not start its market data" in at.error[0].value
+    assert "nasdaq is not a known source" in at.error[0].value

@@ -59,3 +59,24 @@ def test_no_secret_survives_repr_describe_or_redaction(tmp_path: Path) -> None:
     assert s.describe()["database_url"] == "postgresql+psycopg://u:***@db/gs?sslmode=require"
     assert redact_url("redis://:tok@h/0") == "redis://:***@h/0"
     assert redact_url("redis://tok@h/0") == "redis://***@h/0"
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"GS_RECONNECT_INITIAL_S": "0"}, "GS_RECONNECT_INITIAL_S"),
+    ({"GS_MAX_DEVIATION": "5"}, "GS_MAX_DEVIATION"),
+    ({"GS_STALE_AFTER_S": "-1"}, "GS_STALE_AFTER_S"),
+    ({"GS_YAHOO_POLL_S": "0.1"}, "GS_YAHOO_POLL_S"),
+])
+def test_failover_and_reconnection_settings_are_range_checked(env: dict, fragment: str,
+                                                              tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(env, tmp_path / "none.toml")
+
+
+def test_a_backoff_that_would_spin_is_refused() -> None:
+    from core.feeds.reconnect import BackoffConfig
+
+    with pytest.raises(ConfigError, match="initial delay"):
+        BackoffConfig(initial=0.0)
+    with pytest.raises(ConfigError):
+        BackoffConfig(initial=5.0, cap=1.0)

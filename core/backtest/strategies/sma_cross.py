@@ -1,0 +1,57 @@
+"""Simple moving average crossover, as backtesting.py's ``SmaCross``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.backtest.data import Bars
+from core.backtest.signals import EXIT, LONG, SHORT, SIGNAL_DTYPE, crossed_above
+from core.backtest.strategies.base import Param, Strategy
+from core.errors import ValidationError
+
+
+def sma(values: np.ndarray, n: int) -> np.ndarray:
+    """``n``-bar simple moving average, NaN for the first ``n - 1`` bars.
+
+    Computed with pandas' rolling mean, the same arithmetic as backtesting.py's ``SMA`` helper, so
+    crossovers land on the same bars even where the two averages nearly touch.
+    """
+    return pd.Series(values).rolling(n).mean().to_numpy()
+
+
+class SmaCross(Strategy):
+    """Go long when the fast average crosses above the slow one, short when it crosses below.
+
+    On a cross up, close any short and go long; on a cross down, close any long and go short
+    (or only go flat with ``long_only``). Crossings are strict on both bars, as backtesting.py's
+    ``crossover`` decides them.
+    """
+
+    name = "sma_cross"
+    title = "SMA crossover"
+    params = (
+        Param("fast", int, 10, min=1, max=10_000, help="Bars in the fast moving average."),
+        Param("slow", int, 30, min=2, max=10_000, help="Bars in the slow moving average."),
+        Param("long_only", bool, False, help="Go flat instead of short on a cross down."),
+    )
+
+    @classmethod
+    def check(cls, values: Mapping[str, Any]) -> None:
+        """Require ``slow > fast``."""
+        if values["slow"] <= values["fast"]:
+            raise ValidationError(
+                f"{cls.name}: slow must be greater than fast (got fast={values['fast']}, "
+                f"slow={values['slow']}).")
+
+    def signals(self, bars: Bars) -> np.ndarray:
+        """``LONG`` on a cross up, ``SHORT`` (or ``EXIT`` when long-only) on a cross down."""
+        fast = sma(bars.close, self.values["fast"])
+        slow = sma(bars.close, self.values["slow"])
+        out = np.zeros(len(bars), dtype=SIGNAL_DTYPE)
+        out[crossed_above(fast, slow)] = LONG
+        out[crossed_above(slow, fast)] = EXIT if self.values["long_only"] else SHORT
+        return out
