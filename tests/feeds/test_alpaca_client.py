@@ -307,9 +307,11 @@ def _error(code: int, msg: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("frames, error, words", [
-    ([CONNECTED, _error(404, "auth timeout")], AuthError,
-     "Alpaca refused the login (error 404: auth timeout). Check GS_ALPACA_KEY and "
+    ([CONNECTED, _error(402, "auth failed")], AuthError,
+     "Alpaca refused the login (error 402: auth failed). Check GS_ALPACA_KEY and "
      "GS_ALPACA_SECRET."),
+    ([CONNECTED, _error(404, "auth timeout")], FeedError, "Alpaca error 404"),
+    ([CONNECTED, _error(500, "internal error")], FeedError, "Alpaca error 500"),
     ([CONNECTED, _error(409, "insufficient subscription")], AuthError,
      "(error 409: insufficient subscription)"),
     ([_error(406, "connection limit exceeded")], FeedError,

@@ -304,8 +304,9 @@ def _status(name: str, message: str = "") -> list[dict]:
 
 
 @pytest.mark.parametrize("frames, error, words", [
-    ([_status("connected"), _status("auth_timeout")], AuthError,
-     "refused the API key (auth_timeout)"),
+    ([_status("connected"), _status("auth_failed")], AuthError,
+     "refused the API key (auth_failed)"),
+    ([_status("connected"), _status("auth_timeout")], FeedError, "timed out our login"),
     ([_status("max_connections", "limit")], FeedError, "too many connections"),
     ([_status("connected"), _status("max_connections", "limit")], FeedError, "max_connections"),
     (["<html>"], FeedError, "Polygon/Massive frame is not JSON (Expecting value: line 1 column 1 "

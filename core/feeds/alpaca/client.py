@@ -43,10 +43,12 @@ _FRAMES_PER_STEP = 3  # frames read while waiting for one handshake reply
 def login_error(code: object, msg: str) -> FeedError:
     """The exception for an ``error`` reply during the login; never holds a credential.
 
-    A connection limit (406) is a :class:`FeedError` (the credentials are fine, another session
-    holds the connection); every other code is an :class:`AuthError`.
+    Only a credential or plan problem (401 not authenticated, 402 auth failed, 409 insufficient
+    subscription) is an :class:`AuthError`, which takes the source down at once; anything else
+    (406 connection limit, 404 auth timeout, 500 internal error...) is a :class:`FeedError`
+    retried with backoff.
     """
-    if code == 406:
+    if code not in (401, 402, 409):
         return FeedError(error_text(code, msg))
     meaning = ERROR_MEANINGS.get(code, msg or "unknown error") if isinstance(code, int) else msg
     hint = ""

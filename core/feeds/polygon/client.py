@@ -133,6 +133,8 @@ class PolygonSource(WebSocketSource):
             for status, message in found:
                 if status == wanted:
                     return
+                if status == "auth_timeout":  # we were slow, the key may be fine: back off
+                    raise FeedError(f"{VENUE} timed out our login (auth_timeout); retrying.")
                 if status in AUTH_REFUSALS:
                     raise AuthError(refused(status))
                 if status in DISCONNECT_NOTES:
