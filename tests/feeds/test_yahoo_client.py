@@ -578,3 +578,22 @@ def test_option_chain_errors() -> None:
     fake.mode = "rate_limit"
     with pytest.raises(FeedError, match="^Yahoo rate limit"):
         src.option_chain("AAPL")
+
+
+def test_history_is_cached_and_respects_the_breaker() -> None:
+    fake = FakeYF()
+    fake.frames["AAPL"] = _bars_frame([utc(2026, 3, 4, 14, 30), utc(2026, 3, 4, 14, 31)])
+    clock = Clock(utc(2026, 3, 4, 15).timestamp())
+    src = YahooSource(yf=fake, clock=clock)
+    first = src.history("AAPL", "1m", utc(2026, 3, 4, 14, 32), 10)
+    for _ in range(5):  # a chart refreshing every 2 s
+        assert src.history("AAPL", "1m", utc(2026, 3, 4, 14, 32, 30), 10) == first
+    assert len(fake.calls) == 1
+    clock.now += 61
+    src.history("AAPL", "1m", utc(2026, 3, 4, 14, 32), 10)
+    assert len(fake.calls) == 2  # the cache expires
+    src.breaker.trip()
+    clock.now += 61
+    with pytest.raises(FeedError, match="Yahoo unavailable: not asking"):
+        src.history("AAPL", "1m", utc(2026, 3, 4, 14, 32), 10)
+    assert len(fake.calls) == 2  # an open breaker sends nothing

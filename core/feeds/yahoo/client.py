@@ -234,6 +234,7 @@ class YahooSource:
         self.breaker = CircuitBreaker(self.config.breaker, monotonic)
         self.delays: list[float] = []
         self._lock = threading.Lock()
+        self._history_cache: dict[tuple[str, str, int, int], tuple[float, tuple[Bar, ...]]] = {}
         self._symbols: dict[str, str] = {}  # our symbol -> Yahoo ticker
         self._last: dict[str, tuple[datetime, float, float]] = {}  # symbol -> (ts, price, volume)
         self._failing: set[str] = set()  # Yahoo tickers that gave nothing last time
@@ -515,9 +516,27 @@ class YahooSource:
         FeedError
             ``Yahoo unavailable: ...`` or ``Yahoo rate limit: ...`` when no bar came back.
         """
-        timeframe_seconds(timeframe)
+        seconds = timeframe_seconds(timeframe)
         if timeframe not in TIMEFRAME_INTERVALS or count <= 0:
             return []
+        key = (symbol, timeframe, int(end.timestamp()) // seconds, count)
+        now = self._clock()
+        with self._lock:
+            cached = self._history_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return list(cached[1])  # a chart refreshing every 2 s must not re-ask Yahoo
+        if not self.breaker.allow():
+            raise YahooUnavailable(f"not asking for {self.breaker.retry_in():.0f} s after "
+                                   f"repeated failures ({self.health().message or 'offline'})")
+        bars = self._fetch_history(symbol, timeframe, end, count)
+        with self._lock:
+            if len(self._history_cache) > 256:
+                self._history_cache.clear()
+            self._history_cache[key] = (now + max(60.0, min(seconds, 900.0)), tuple(bars))
+        return bars
+
+    def _fetch_history(self, symbol: str, timeframe: str, end: datetime, count: int
+                       ) -> list[Bar]:
         interval, start, stop = history_window(timeframe, end, count,
                                                utc_from_epoch(self._clock()))
         if start >= stop:
