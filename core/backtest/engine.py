@@ -56,10 +56,16 @@ class SignalSource(Protocol):
         ...
 
 
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValidationError(f"{name} must be a number (got {value!r}).")
+    return float(value)
+
+
 def _fraction(value: float | None, name: str, upper: float) -> float | None:
     if value is None:
         return None
-    value = float(value)
+    value = _number(value, name)
     if not 0.0 < value < upper:
         raise ValidationError(f"{name} must be a fraction in (0, {upper:g}) (got {value!r}).")
     return value
@@ -111,9 +117,10 @@ class BacktestConfig:
     trailing_stop: float | None = None
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(float(self.cash)) and float(self.cash) > 0.0):
+        cash = _number(self.cash, "cash")
+        if not (math.isfinite(cash) and cash > 0.0):
             raise ValidationError(f"cash must be a positive amount (got {self.cash!r}).")
-        if not 0.0 <= float(self.spread) < 0.1:
+        if not 0.0 <= _number(self.spread, "spread") < 0.1:
             raise ValidationError(
                 "spread must be a fraction of price in [0, 0.1), e.g. 0.0002 "
                 f"(got {self.spread!r}).")

@@ -266,6 +266,8 @@ def test_not_enough_cash_for_one_unit_skips_the_entry() -> None:
 def test_config_validation() -> None:
     with pytest.raises(ValidationError, match="cash"):
         BacktestConfig(cash=0)
+    with pytest.raises(ValidationError, match="cash must be a number"):
+        BacktestConfig(cash="10k")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="fill"):
         BacktestConfig(fill="open")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="stop_loss"):
@@ -287,3 +289,15 @@ def test_signals_must_be_valid_codes() -> None:
         run(frame(FLAT, FLAT), np.array([0.5, 0.0]))
     result = run(frame(FLAT, FLAT, FLAT), pd.Series([LONG, 0, 0]))
     assert len(result.trades) == 1
+
+
+def test_run_is_pure_and_repeatable() -> None:
+    rows = [FLAT, (100, 104, 99, 102), (103, 106, 101, 105), (104, 105, 103, 104)]
+    data = frame(*rows)
+    before = data.copy()
+    sig = signals(4, b0=LONG, b2=SHORT)
+    first = run(data, sig, BacktestConfig(cash=1_050, stop_loss=0.5))
+    second = run(data, sig, BacktestConfig(cash=1_050, stop_loss=0.5))
+    pd.testing.assert_frame_equal(data, before)
+    assert first.equity.equals(second.equity) and first.trades.equals(second.trades)
+    assert list(sig) == [LONG, 0, SHORT, 0]
