@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 
+from core.store.runs import RunRepository  # noqa: E402
+
+
 class Store:
     """One database: its engine and a repository per table.
 
@@ -51,6 +54,8 @@ class Store:
         OHLCV candles (compacted ticks and stored history).
     settings : SettingsRepository
         JSON settings by key.
+    runs : RunRepository
+        Stored backtest runs.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -58,6 +63,7 @@ class Store:
         self.ticks = TickRepository(engine)
         self.bars = BarRepository(engine)
         self.settings = SettingsRepository(engine)
+        self.runs = RunRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

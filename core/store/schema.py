@@ -83,7 +83,23 @@ class SettingRow(Base):
     updated_us: Mapped[int] = mapped_column(BigInteger)
 
 
+class RunRow(Base):
+    """One stored backtest: what was asked (config) and what came out (stats, trades, equity)."""
+
+    __tablename__ = "backtest_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    strategy: Mapped[str] = mapped_column(String(64))
+    config: Mapped[str] = mapped_column(Text)
+    stats: Mapped[str] = mapped_column(Text)
+    trades: Mapped[str] = mapped_column(Text)
+    equity: Mapped[str] = mapped_column(Text)
+
+
 ticks_table = TickRow.__table__
+runs_table = RunRow.__table__
 bars_table = BarRow.__table__
 settings_table = SettingRow.__table__
 
