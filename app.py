@@ -14,6 +14,8 @@ st.set_page_config(page_title="GoldenSignals", page_icon="📈", layout="wide")
 navigation = st.navigation([
     st.Page("pages/live_quotes.py", title="Live Quotes", icon=":material/monitoring:",
             default=True, url_path="live-quotes"),
+    st.Page("pages/backtest_lab.py", title="Backtest Lab", icon=":material/science:",
+            url_path="backtest-lab"),
 ])
 
 try:

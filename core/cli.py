@@ -2,20 +2,28 @@
 
 ``gsig feed`` runs the market data hub as its own process and publishes to Redis, so any number
 of app replicas started with the same ``GS_REDIS_URL`` show its quotes.
+
+``gsig backtest`` runs a registered strategy on an OHLCV file or on the offline simulator's daily
+history of a symbol and prints the key statistics, or with ``--json`` one JSON object of stats,
+trades and equity.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from core.config import load_settings, redact_url
-from core.errors import GSError
+from core.errors import GSError, ValidationError
 from core.runtime import build_runtime
 
 
@@ -31,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="stop after this many seconds (default: run until Ctrl+C)")
     feed.add_argument("--report-every", type=float, default=10.0,
                       help="seconds between status lines (default: 10)")
+    _backtest_parser(sub)
     return parser
 
 
@@ -75,12 +84,274 @@ def _feed(args: argparse.Namespace) -> int:
     return 0
 
 
+KEY_STATS: tuple[tuple[str, str], ...] = (
+    ("return_pct", "Return [%]"), ("cagr_pct", "CAGR [%]"), ("volatility_pct", "Volatility [%]"),
+    ("sharpe", "Sharpe"), ("sortino", "Sortino"), ("calmar", "Calmar"),
+    ("max_drawdown_pct", "Max drawdown [%]"),
+    ("max_drawdown_duration_days", "Max drawdown duration [days]"),
+    ("var_95_pct", "VaR 95% (1 bar) [%]"), ("es_95_pct", "ES 95% (1 bar) [%]"),
+    ("win_rate_pct", "Win rate [%]"), ("profit_factor", "Profit factor"), ("trades", "Trades"),
+    ("final_equity", "Final equity"))
+"""Stats shown by ``gsig backtest`` and listed first in its JSON, with their table labels."""
+TRADE_FIELDS: tuple[str, ...] = (
+    "entry_time", "exit_time", "entry_price", "exit_price", "size", "pnl", "return_pct",
+    "commission", "exit_reason")
+"""Trade columns in ``--json`` output (the first seven always; the rest when present)."""
+_TRUE = ("true", "1", "yes", "y", "on")
+_FALSE = ("false", "0", "no", "n", "off")
+
+
+def _backtest_parser(sub: Any) -> None:
+    """Add the ``backtest`` subcommand to ``sub`` (the subparsers of ``gsig``)."""
+    bt = sub.add_parser(
+        "backtest", help="backtest a registered strategy on a CSV/Parquet file or a symbol",
+        description="Backtest a registered strategy. --data is a CSV/Parquet file with Date, "
+                    "Open, High, Low, Close and optionally Volume columns (any case), or a "
+                    "symbol such as AAPL for 10 years of SIMULATED daily bars from the offline "
+                    "market simulator (seed GS_SIM_SEED). Exit code 2 on bad input.")
+    bt.add_argument("--data", required=True, help="CSV/Parquet path, or a simulator symbol")
+    bt.add_argument("--strategy", required=True, help="registered strategy name, e.g. sma_cross")
+    bt.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="strategy parameter, repeatable (e.g. --param fast=10 --param slow=30)")
+    bt.add_argument("--cash", type=float, help="starting cash")
+    bt.add_argument("--commission", help="fraction of traded value (0.001) or a preset name")
+    bt.add_argument("--spread", type=float, help="bid-ask spread as a fraction of price")
+    bt.add_argument("--slippage", help="passed to run_backtest if it supports slippage")
+    bt.add_argument("--sizing", help="'all_in', a fraction of equity in (0, 1) or units >= 1")
+    bt.add_argument("--fill", choices=("next_open", "close"), help="fill at next open or close")
+    bt.add_argument("--start", help="first date to use (inclusive), e.g. 2010-01-01")
+    bt.add_argument("--end", help="last date to use (inclusive), e.g. 2012-12-31")
+    bt.add_argument("--json", action="store_true",
+                    help="print one JSON object {stats, trades, equity} instead of a table")
+
+
+def _describe_params(strategy: Any) -> str:
+    """``fast (int, default 10), ...`` for messages."""
+    return ", ".join(f"{p.name} ({p.type.__name__}, default {p.default!r})"
+                     for p in strategy.params) or "none"
+
+
+def _typed(spec: Any, text: str, strategy: str) -> Any:
+    """Convert ``--param`` text to the type of ``spec`` and check it against the spec."""
+    raw = text.strip()
+    if spec.type is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return spec.coerce(raw.lower() in _TRUE, strategy)
+        raise ValidationError(f"{strategy}: {spec.name} must be true or false (got {text!r}).")
+    try:
+        value: int | float = int(raw) if spec.type is int else float(raw)
+    except ValueError:
+        try:
+            value = float(raw)  # "10.0" for an int; coerce() rejects non-whole values
+        except ValueError:
+            kind = "a whole number" if spec.type is int else "a number"
+            raise ValidationError(f"{strategy}: {spec.name} must be {kind} (got {text!r}).") \
+                from None
+    return spec.coerce(value, strategy)
+
+
+def _parse_params(strategy: Any, items: Sequence[str]) -> dict[str, Any]:
+    """Typed strategy parameters from repeated ``--param name=value``.
+
+    Raises
+    ------
+    ValidationError
+        On a malformed item, an unknown or repeated name, or a value the spec rejects; the
+        message lists the valid parameters.
+    """
+    specs = {p.name: p for p in strategy.params}
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValidationError(f"--param {item!r} must look like NAME=VALUE (e.g. fast=10); "
+                                  f"{strategy.name} takes {_describe_params(strategy)}.")
+        if name not in specs:
+            raise ValidationError(f"{strategy.name}: unknown parameter {name!r}; valid "
+                                  f"parameters: {_describe_params(strategy)}.")
+        if name in params:
+            raise ValidationError(f"--param {name} is given twice; give it once.")
+        params[name] = _typed(specs[name], text, strategy.name)
+    strategy.validate(params)  # cross-parameter rules, e.g. slow > fast
+    return params
+
+
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` takes keyword ``name`` (explicitly or through ``**kwargs``)."""
+    params = inspect.signature(func).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _settings(args: argparse.Namespace, run: Callable[..., Any]) -> dict[str, Any]:
+    """Broker settings given on the command line, as ``run_backtest`` keywords."""
+    given = {"cash": args.cash, "spread": args.spread, "fill": args.fill,
+             "commission": None if args.commission is None else _number_or_text(args.commission),
+             "sizing": None if args.sizing is None else _number_or_text(args.sizing),
+             "slippage": None if args.slippage is None else _number_or_text(args.slippage)}
+    settings = {key: value for key, value in given.items() if value is not None}
+    for name in settings:
+        if not _accepts(run, name):
+            raise ValidationError(f"--{name} is not supported: run_backtest takes no {name!r} "
+                                  "setting.")
+    return settings
+
+
+def _load_data(data: str) -> tuple[Any, str | None]:
+    """The OHLCV frame for ``--data`` and, for a symbol, a note that the bars are simulated."""
+    from core.backtest.io import load_ohlcv, looks_like_path, simulated_ohlcv
+    from core.errors import DataError, InvalidSymbol, UnknownSymbol
+
+    if looks_like_path(data):
+        return load_ohlcv(data), None
+    settings = load_settings(os.environ)
+    try:
+        frame = simulated_ohlcv(data, seed=settings.sim_seed,
+                                market_hours=settings.sim_market_hours)
+    except (InvalidSymbol, UnknownSymbol) as exc:
+        raise DataError(f"--data {data!r} is neither a .csv/.parquet file nor a symbol the "
+                        f"offline simulator knows: {exc}") from None
+    note = (f"SIMULATED data: daily bars of {data.strip().upper()} drawn by the offline market "
+            f"simulator (seed {settings.sim_seed}, {len(frame):,} bars over 10 years); not real "
+            "prices.")
+    return frame, note
+
+
+def _bound(text: str | None, index: Any, option: str, *, end: bool) -> Any:
+    """``--start``/``--end`` as a Timestamp comparable with ``index`` (None when not given)."""
+    import pandas as pd
+
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text.strip())
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ValidationError(f"{option} {text!r} is not a date; use e.g. 2012-01-31.")
+    if end and stamp == stamp.normalize() and ":" not in text:
+        stamp += pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # a date means the whole day
+    if index.tz is not None:
+        return stamp.tz_localize(index.tz) if stamp.tz is None else stamp.tz_convert(index.tz)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tz is not None else stamp
+
+
+def _slice(frame: Any, start: str | None, end: str | None) -> Any:
+    """Bars between ``--start`` and ``--end`` (inclusive); DataError when none are left."""
+    from core.errors import DataError
+
+    first = _bound(start, frame.index, "--start", end=False)
+    last = _bound(end, frame.index, "--end", end=True)
+    if first is None and last is None:
+        return frame
+    keep = frame.index.notna()
+    if first is not None:
+        keep &= frame.index >= first
+    if last is not None:
+        keep &= frame.index <= last
+    if not keep.any():
+        covers = (f"the data covers {frame.index.min()} to {frame.index.max()}" if len(frame)
+                  else "the data is empty")
+        raise DataError(f"no bars between --start {start or '(first bar)'} and --end "
+                        f"{end or '(last bar)'}; {covers}.")
+    return frame[keep]
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe scalar: NaN/inf/NaT -> None, times -> ISO text, numpy -> Python."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or value is pd.NaT or isinstance(value, str | bool):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int | bool | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.Timedelta):
+        return value.total_seconds()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _payload(result: Any) -> dict[str, Any]:
+    """``{"stats", "trades", "equity"}`` of a BacktestRun, ready for ``json.dumps``."""
+    stats = {key: _json_value(result.stats.get(key)) for key, _ in KEY_STATS}
+    stats.update({key: _json_value(value) for key, value in result.stats.items()
+                  if key not in stats})
+    fields = [name for name in TRADE_FIELDS if name in result.trades.columns]
+    trades = [{name: _json_value(value) for name, value in zip(fields, row, strict=True)}
+              for row in result.trades[fields].itertuples(index=False, name=None)]
+    equity = [{"time": _json_value(time), "equity": _json_value(value)}
+              for time, value in result.equity.items()]
+    return {"stats": stats, "trades": trades, "equity": equity}
+
+
+def _format_stat(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if key == "trades" or key.endswith("_days"):
+        return f"{value:,.0f}"
+    if key == "final_equity" or key.endswith("_pct"):
+        return f"{value:,.2f}"
+    return f"{value:,.3f}"
+
+
+def _when(stamp: Any) -> str:
+    """A bar time for people: the date alone when it is midnight."""
+    return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
+
+
+def _report(result: Any, frame: Any, data: str, note: str | None) -> str:
+    """The human summary: what ran on which data, then the key stats as a table."""
+    stats: Mapping[str, Any] = result.stats
+    lines = [f"gsig backtest: {result.strategy!r} on {data}",
+             f"data: {len(frame):,} bars, {_when(frame.index[0])} to {_when(frame.index[-1])}"]
+    if note:
+        lines.append(f"NOTE: {note}")
+    width = max(len(label) for _, label in KEY_STATS)
+    lines += [f"  {label:<{width}}  {_format_stat(key, stats.get(key)):>16}"
+              for key, label in KEY_STATS]
+    lines.append(f"{len(result.trades):,} trades.")
+    return "\n".join(lines)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from core.backtest import get_strategy, run_backtest
+
+    strategy = get_strategy(args.strategy)
+    params = _parse_params(strategy, args.param)
+    settings = _settings(args, run_backtest)
+    frame, note = _load_data(args.data)
+    frame = _slice(frame, args.start, args.end)
+    result = run_backtest(frame, strategy, params, **settings)
+    if args.json:
+        if note:
+            print(f"gsig: {note}", file=sys.stderr)
+        print(json.dumps(_payload(result), allow_nan=False))
+    else:
+        print(_report(result, frame, args.data, note))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gsig`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "feed":
             return _feed(args)
+        if args.command == "backtest":
+            return _backtest(args)
     except GSError as exc:
         print(f"gsig: {exc}", file=sys.stderr)
         return 2

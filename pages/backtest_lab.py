@@ -1,0 +1,174 @@
+"""Backtest Lab: configure a backtest in a form, run it, read it, store it, compare runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from components.backtest_charts import (
+    drawdown_figure,
+    equity_figure,
+    monthly_heatmap_figure,
+    trades_figure,
+)
+from components.backtest_data import simulated_bars, uploaded_bars
+from components.exports import render_downloads
+from components.runtime import get_runtime
+from components.strategy_form import param_inputs
+from core.backtest import run_backtest
+from core.backtest.strategies import STRATEGIES
+from core.errors import GSError
+from core.feeds.simulator import CATALOG
+
+runtime = get_runtime()
+store = runtime.store
+st.title("Backtest Lab")
+
+names = list(STRATEGIES)
+left, right = st.columns([1, 2])
+with left:
+    source = st.radio("Data", ["Simulated history", "Upload CSV/Parquet"], horizontal=True)
+    if source == "Simulated history":
+        symbol = st.selectbox("Symbol", sorted(CATALOG), index=sorted(CATALOG).index("AAPL"))
+        years = st.slider("Years of daily bars", 1, 20, 10)
+        upload = None
+    else:
+        upload = st.file_uploader("OHLCV file (Date, Open, High, Low, Close, Volume)",
+                                  type=["csv", "parquet"])
+        symbol, years = None, 0
+    strategy_name = st.selectbox("Strategy", names, index=names.index("sma_cross"),
+                                 format_func=lambda n: STRATEGIES[n].title or n)
+
+strategy = STRATEGIES[strategy_name]
+with right.form("backtest"):
+    st.markdown(f"**{strategy.title or strategy_name}** parameters")
+    params = param_inputs(strategy, "bt")
+    c1, c2, c3, c4 = st.columns(4)
+    cash = c1.number_input("Cash", min_value=1.0, value=10_000.0, step=1_000.0)
+    commission = c2.number_input("Commission (fraction)", min_value=0.0, max_value=0.1,
+                                 value=0.0, step=0.0005, format="%.4f")
+    spread = c3.number_input("Spread (fraction)", min_value=0.0, max_value=0.1, value=0.0,
+                             step=0.0005, format="%.4f")
+    fill = c4.selectbox("Fill at", ["next_open", "close"])
+    d1, d2 = st.columns(2)
+    start = d1.date_input("From", value=None)
+    end = d2.date_input("To", value=None)
+    submitted = st.form_submit_button("Run backtest", type="primary")
+
+
+def _load() -> pd.DataFrame:
+    if upload is not None:
+        return uploaded_bars(upload.name, upload.getvalue())
+    if symbol is None:
+        raise GSError("Upload a file, or choose simulated history.")
+    today = datetime.now(UTC).date().isoformat()
+    return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+
+
+def _window(data: pd.DataFrame, first: date | None, last: date | None) -> pd.DataFrame:
+    index = data.index.tz_convert(None) if data.index.tz is not None else data.index
+    keep = pd.Series(True, index=data.index)
+    if first is not None:
+        keep &= index >= pd.Timestamp(first)
+    if last is not None:
+        keep &= index < pd.Timestamp(last) + pd.Timedelta(days=1)
+    window = data[keep.values]
+    if len(window) < 3:
+        raise GSError(f"The date range {first or '…'} to {last or '…'} holds {len(window)} "
+                      "bars; choose a wider range.")
+    return window
+
+
+if submitted:
+    try:
+        data = _window(_load(), start, end)
+        run = run_backtest(data, strategy_name, params, cash=cash, commission=commission,
+                           spread=spread, fill=fill)
+    except GSError as exc:
+        right.error(str(exc), icon=":material/error:")
+    else:
+        label = symbol or (upload.name if upload else "data")
+        title = f"{label} · {strategy_name}({', '.join(f'{k}={v}' for k, v in params.items())})"
+        config = {"data": label, "simulated": upload is None, "strategy": strategy_name,
+                  "params": params, "cash": cash, "commission": commission, "spread": spread,
+                  "fill": fill, "start": str(data.index[0]), "end": str(data.index[-1])}
+        run_id = None
+        if store is not None:
+            try:
+                run_id = store.runs.save(title, strategy_name, config, run.stats, run.trades,
+                                         run.equity)
+            except GSError as exc:
+                st.toast(f"The run was not saved: {exc}")
+        st.session_state["bt_result"] = {"title": title, "stats": dict(run.stats),
+                                         "trades": run.trades, "equity": run.equity,
+                                         "data": data, "config": config, "id": run_id}
+
+result = st.session_state.get("bt_result")
+if result:
+    stats = result["stats"]
+    st.subheader(result["title"])
+    if result["config"].get("simulated"):
+        st.caption("Simulated history from the built-in market simulator, not real prices.")
+    k = st.columns(6)
+    k[0].metric("Return", f"{stats['return_pct']:.2f}%",
+                f"{stats['return_pct'] - (stats.get('buy_hold_return_pct') or 0):+.2f} pts "
+                "vs buy & hold")
+    k[1].metric("CAGR", f"{stats['cagr_pct']:.2f}%")
+    k[2].metric("Sharpe", f"{stats['sharpe']:.2f}")
+    k[3].metric("Max drawdown", f"{stats['max_drawdown_pct']:.2f}%")
+    k[4].metric("Win rate", "—" if stats["win_rate_pct"] is None or pd.isna(
+        stats["win_rate_pct"]) else f"{stats['win_rate_pct']:.1f}%")
+    k[5].metric("Trades", f"{stats['trades']}")
+    data, equity, trades = result["data"], result["equity"], result["trades"]
+    tabs = st.tabs(["Equity", "Drawdown", "Monthly returns", "Trades on price", "Trades",
+                    "All statistics"])
+    benchmark = None if data is None else data["Close"]
+    tabs[0].plotly_chart(equity_figure(equity, benchmark), width="stretch")
+    tabs[1].plotly_chart(drawdown_figure(equity), width="stretch")
+    tabs[2].plotly_chart(monthly_heatmap_figure(equity), width="stretch")
+    if data is None:
+        tabs[3].info("A reopened run keeps its equity, trades and statistics, not the prices; "
+                     "run it again to see the trades on the chart.")
+    else:
+        tabs[3].plotly_chart(trades_figure(data, trades, result["title"]), width="stretch")
+    with tabs[4]:
+        st.dataframe(trades, width="stretch", hide_index=True)
+        render_downloads(trades, "trades", "dl-trades")
+        render_downloads(equity.to_frame("equity"), "equity", "dl-equity")
+    tabs[5].dataframe(pd.Series(stats, name="value").astype(str), width="stretch")
+
+if store is not None:
+    st.divider()
+    st.subheader("Earlier runs")
+    try:
+        runs = store.runs.list()
+    except GSError as exc:
+        st.error(str(exc))
+        runs = []
+    if not runs:
+        st.caption("Runs you make are stored here, to reopen or compare.")
+    else:
+        table = pd.DataFrame([{"When (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
+                               "Run": r.title, "Return %": r.return_pct, "Sharpe": r.sharpe,
+                               "Trades": r.trades, "id": r.id} for r in runs])
+        st.dataframe(table.drop(columns="id"), width="stretch", hide_index=True)
+        by_label = {f"{r.created:%m-%d %H:%M:%S} · {r.title} · {r.id[:6]}": r.id for r in runs}
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        picked = c1.multiselect("Compare runs side by side (or pick one to reopen)",
+                                list(by_label), max_selections=2)
+        chosen = [by_label[label] for label in picked]
+        if c2.button("Reopen", disabled=len(chosen) != 1):
+            stored = store.runs.get(chosen[0])
+            if stored is not None:  # prices are not stored with a run: equity, stats, trades
+                st.session_state["bt_result"] = {
+                    "title": stored.title, "stats": dict(stored.stats), "trades": stored.trades,
+                    "equity": stored.equity, "data": None, "config": dict(stored.config),
+                    "id": stored.id}
+                st.rerun()
+        if len(chosen) == 2:
+            a, b = (store.runs.get(i) for i in chosen)
+            if a is not None and b is not None:
+                side = pd.DataFrame({a.title: pd.Series(a.stats), b.title: pd.Series(b.stats)})
+                st.dataframe(side.astype(str), width="stretch")

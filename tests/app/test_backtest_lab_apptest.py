@@ -1,0 +1,77 @@
+"""The Backtest Lab under AppTest: the form, its errors, results, storage and comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.errors import GSError
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    from components.runtime import get_runtime
+
+    get_runtime.clear()
+    yield
+    try:
+        get_runtime().stop()
+    except GSError:
+        pass
+    finally:
+        get_runtime.clear()
+
+
+def _lab() -> AppTest:
+    at = AppTest.from_file("../../app.py", default_timeout=60)
+    at.switch_page("pages/backtest_lab.py")
+    return at.run()
+
+
+def _number(at: AppTest, label: str):  # noqa: ANN202
+    return next(n for n in at.number_input if n.label == label)
+
+
+def _run(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Run backtest").click().run()
+
+
+def test_the_form_runs_a_backtest_and_shows_kpis_charts_and_the_stored_run() -> None:
+    at = _lab()
+    assert not at.exception and at.title[0].value == "Backtest Lab"
+    _number(at, "fast").set_value(10)
+    _number(at, "slow").set_value(30)
+    at = _run(at)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) >= {"Return", "CAGR", "Sharpe", "Max drawdown", "Win rate", "Trades"}
+    assert metrics["Trades"] != "0"
+    assert len(at.get("plotly_chart")) >= 4
+    assert any("Simulated history" in c.value for c in at.caption)
+    runs = at.dataframe[-1].value
+    assert len(runs) == 1 and "sma_cross(fast=10, slow=30" in runs["Run"].iloc[0]
+
+
+def test_slow_not_above_fast_is_refused_next_to_the_form() -> None:
+    at = _lab()
+    _number(at, "fast").set_value(30)
+    _number(at, "slow").set_value(20)
+    at = _run(at)
+    assert not at.exception
+    assert "slow" in at.error[0].value and "fast" in at.error[0].value
+    assert not at.metric  # nothing ran
+
+
+def test_two_runs_can_be_compared_side_by_side() -> None:
+    at = _lab()
+    at = _run(at)
+    _number(at, "slow").set_value(50)
+    at = _run(at)
+    compare = next(m for m in at.multiselect if "Compare" in m.label)
+    options = compare.options
+    assert len(options) == 2
+    at = compare.select(options[0]).select(options[1]).run()
+    side = at.dataframe[-1].value
+    assert side.shape[1] == 2 and "sharpe" in side.index
