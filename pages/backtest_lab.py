@@ -18,13 +18,16 @@ from components.exports import render_downloads
 from components.runtime import get_runtime
 from components.strategy_form import param_inputs
 from core.backtest import run_backtest
-from core.backtest.strategies import STRATEGIES
+from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
 from core.errors import GSError
 from core.feeds.simulator import CATALOG
 
 runtime = get_runtime()
 store = runtime.store
 st.title("Backtest Lab")
+load_plugins()  # user strategies in plugins/ (or GS_PLUGINS_DIR); each file loads once
+for problem in PLUGIN_ERRORS.values():
+    st.warning(f"A strategy plugin was not loaded: {problem}")
 
 names = list(STRATEGIES)
 left, right = st.columns([1, 2])

@@ -176,3 +176,8 @@ class Strategy(ABC):
 def registered() -> dict[str, type[Strategy]]:
     """Strategies defined so far, by name (the package imports every module first)."""
     return dict(sorted(_REGISTRY.items()))
+
+
+def unregister(name: str) -> None:
+    """Forget the strategy registered as ``name`` (used to roll back a plugin that failed)."""
+    _REGISTRY.pop(name, None)
