@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from core.backtest.data import Bars
-from core.backtest.signals import EXIT, LONG, SHORT, SIGNAL_DTYPE, crossed_above
+from core.backtest.strategies._crossover import CrossoverStrategy, cross_signals
 from core.backtest.strategies._indicators import ema
-from core.backtest.strategies.base import Param, Strategy
-from core.errors import ValidationError
+from core.backtest.strategies.base import Param
 
 
-class EmaCross(Strategy):
+class EmaCross(CrossoverStrategy):
     """Go long when the fast EMA crosses above the slow one, short when it crosses below.
 
     Same rules as ``sma_cross`` with exponential averages (``span = n``, seeded at the first
@@ -31,19 +27,7 @@ class EmaCross(Strategy):
         Param("long_only", bool, False, help="Go flat instead of short on a cross down."),
     )
 
-    @classmethod
-    def check(cls, values: Mapping[str, Any]) -> None:
-        """Require ``slow > fast``."""
-        if values["slow"] <= values["fast"]:
-            raise ValidationError(
-                f"{cls.name}: slow must be greater than fast (got fast={values['fast']}, "
-                f"slow={values['slow']}).")
-
     def signals(self, bars: Bars) -> np.ndarray:
         """``LONG`` on a cross up, ``SHORT`` (or ``EXIT`` when long-only) on a cross down."""
-        fast = ema(bars.close, self.values["fast"])
-        slow = ema(bars.close, self.values["slow"])
-        out = np.zeros(len(bars), dtype=SIGNAL_DTYPE)
-        out[crossed_above(fast, slow)] = LONG
-        out[crossed_above(slow, fast)] = EXIT if self.values["long_only"] else SHORT
-        return out
+        return cross_signals(ema(bars.close, self.values["fast"]),
+                             ema(bars.close, self.values["slow"]), self.values["long_only"])

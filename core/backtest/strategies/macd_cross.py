@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from core.backtest.data import Bars
-from core.backtest.signals import EXIT, LONG, SHORT, SIGNAL_DTYPE, crossed_above
+from core.backtest.strategies._crossover import CrossoverStrategy, cross_signals
 from core.backtest.strategies._indicators import ema
-from core.backtest.strategies.base import Param, Strategy
-from core.errors import ValidationError
+from core.backtest.strategies.base import Param
 
 
 def macd_lines(close: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray,
@@ -29,7 +25,7 @@ def macd_lines(close: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np
     return line, sig
 
 
-class MacdCross(Strategy):
+class MacdCross(CrossoverStrategy):
     """Go long when the MACD line crosses above its signal line, short when it crosses below.
 
     MACD is ``EMA(close, fast) - EMA(close, slow)``; the signal line is ``EMA(MACD, signal)``.
@@ -46,19 +42,8 @@ class MacdCross(Strategy):
         Param("long_only", bool, False, help="Go flat instead of short on a cross down."),
     )
 
-    @classmethod
-    def check(cls, values: Mapping[str, Any]) -> None:
-        """Require ``slow > fast``."""
-        if values["slow"] <= values["fast"]:
-            raise ValidationError(
-                f"{cls.name}: slow must be greater than fast (got fast={values['fast']}, "
-                f"slow={values['slow']}).")
-
     def signals(self, bars: Bars) -> np.ndarray:
         """``LONG`` on a cross up of MACD over signal, ``SHORT`` (or ``EXIT``) on a cross down."""
         line, sig = macd_lines(bars.close, self.values["fast"], self.values["slow"],
                                self.values["signal"])
-        out = np.zeros(len(bars), dtype=SIGNAL_DTYPE)
-        out[crossed_above(line, sig)] = LONG
-        out[crossed_above(sig, line)] = EXIT if self.values["long_only"] else SHORT
-        return out
+        return cross_signals(line, sig, self.values["long_only"])

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from core.backtest.data import Bars
 from core.backtest.signals import EXIT, LONG, SHORT, SIGNAL_DTYPE, crossed_above
-from core.backtest.strategies.base import Param, Strategy
+from core.backtest.strategies._crossover import CrossoverStrategy
+from core.backtest.strategies.base import Param
 from core.backtest.strategies.sma_cross import sma
 from core.backtest.timeframes import higher_timeframe
-from core.errors import ValidationError
 
 
-class MtfTrend(Strategy):
+class MtfTrend(CrossoverStrategy):
     """Trade ``sma_cross`` signals only in the direction of the higher-timeframe trend.
 
     The higher timeframe is ``rule`` (class attribute, ``"W-FRI"``: weeks closing on Friday),
@@ -37,14 +36,6 @@ class MtfTrend(Strategy):
               help="Higher-timeframe bars (weeks) in the trend's moving average."),
         Param("long_only", bool, False, help="Go flat instead of short on a cross down."),
     )
-
-    @classmethod
-    def check(cls, values: Mapping[str, Any]) -> None:
-        """Require ``slow > fast``."""
-        if values["slow"] <= values["fast"]:
-            raise ValidationError(
-                f"{cls.name}: slow must be greater than fast (got fast={values['fast']}, "
-                f"slow={values['slow']}).")
 
     def trend_direction(self, bars: Bars) -> np.ndarray:
         """``+1`` / ``-1`` / ``0`` per bar: the last closed higher-timeframe bar's trend."""

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from core.backtest.data import Bars
-from core.backtest.signals import EXIT, LONG, SHORT, SIGNAL_DTYPE, crossed_above
-from core.backtest.strategies.base import Param, Strategy
-from core.errors import ValidationError
+from core.backtest.strategies._crossover import CrossoverStrategy, cross_signals
+from core.backtest.strategies.base import Param
 
 
 def sma(values: np.ndarray, n: int) -> np.ndarray:
@@ -23,7 +19,7 @@ def sma(values: np.ndarray, n: int) -> np.ndarray:
     return pd.Series(values).rolling(n).mean().to_numpy()
 
 
-class SmaCross(Strategy):
+class SmaCross(CrossoverStrategy):
     """Go long when the fast average crosses above the slow one, short when it crosses below.
 
     On a cross up, close any short and go long; on a cross down, close any long and go short
@@ -39,19 +35,7 @@ class SmaCross(Strategy):
         Param("long_only", bool, False, help="Go flat instead of short on a cross down."),
     )
 
-    @classmethod
-    def check(cls, values: Mapping[str, Any]) -> None:
-        """Require ``slow > fast``."""
-        if values["slow"] <= values["fast"]:
-            raise ValidationError(
-                f"{cls.name}: slow must be greater than fast (got fast={values['fast']}, "
-                f"slow={values['slow']}).")
-
     def signals(self, bars: Bars) -> np.ndarray:
         """``LONG`` on a cross up, ``SHORT`` (or ``EXIT`` when long-only) on a cross down."""
-        fast = sma(bars.close, self.values["fast"])
-        slow = sma(bars.close, self.values["slow"])
-        out = np.zeros(len(bars), dtype=SIGNAL_DTYPE)
-        out[crossed_above(fast, slow)] = LONG
-        out[crossed_above(slow, fast)] = EXIT if self.values["long_only"] else SHORT
-        return out
+        return cross_signals(sma(bars.close, self.values["fast"]),
+                             sma(bars.close, self.values["slow"]), self.values["long_only"])
