@@ -14,13 +14,20 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.feeds.json_arrays import COMPACT as _COMPACT
+from core.feeds.json_arrays import STOCK_SYMBOL_RE as STOCK_SYMBOL_RE  # re-exported
+from core.feeds.json_arrays import FrameError as FrameError  # re-exported
+from core.feeds.json_arrays import decode_frame as _decode
+from core.feeds.json_arrays import field as _field
+from core.feeds.json_arrays import is_stock_symbol as is_stock_symbol  # re-exported
+from core.feeds.json_arrays import number as _num
+from core.feeds.json_arrays import one_sided as _one_sided
+from core.feeds.json_arrays import show as _show
 from core.feeds.ws_client import Parsed
 from core.models import Bar, Event, Quote, Tick
 
 SOURCE = "alpaca"
 VENUE = "Alpaca"
-STOCK_SYMBOL_RE = re.compile(r"^[A-Z]{1,5}(?:\.[A-Z])?$")
-"""US equities and ETFs as the venue spells them: ``AAPL``, ``BRK.B``."""
 TEST_SYMBOL = "FAKEPACA"
 """The one symbol of the ``v2/test`` stream."""
 ERROR_MEANINGS = {
@@ -42,17 +49,6 @@ CONNECTION_LIMIT_NOTE = ("Alpaca allows one market data connection per account: 
 SUBSCRIPTION_LISTS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses")
 _TIME_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
-_SNIPPET = 120
-_COMPACT = (",", ":")
-
-
-class FrameError(ValueError):
-    """A frame that is not a JSON array."""
-
-
-def is_stock_symbol(symbol: str) -> bool:
-    """Whether ``symbol`` has the shape of a US stock or ETF ticker the venue streams."""
-    return isinstance(symbol, str) and STOCK_SYMBOL_RE.match(symbol) is not None
 
 
 def parse_time(text: object) -> datetime:
@@ -72,20 +68,6 @@ def parse_time(text: object) -> datetime:
     micro = (fraction or "")[:6].ljust(6, "0")
     offset = "+00:00" if zone in ("Z", "z") else zone
     return datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}").astimezone(UTC)
-
-
-def _field(msg: Mapping[str, Any], key: str) -> Any:
-    try:
-        return msg[key]
-    except KeyError:
-        raise ValueError(f"missing field {key!r}") from None
-
-
-def _num(msg: Mapping[str, Any], key: str) -> float:
-    value = _field(msg, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"field {key!r} is not a number: {value!r}")
-    return float(value)
 
 
 def parse_trade(msg: Mapping[str, Any]) -> Tick:
@@ -137,23 +119,10 @@ def error_text(code: object, msg: object = "") -> str:
     return text
 
 
-def _snippet(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
-
-
-def _show(msg: object) -> str:
-    return _snippet(json.dumps(msg, separators=_COMPACT))
-
-
 def _subscription_info(msg: Mapping[str, Any]) -> str:
     parts = [f"{name}={','.join(map(str, msg[name]))}" for name in SUBSCRIPTION_LISTS
              if isinstance(msg.get(name), list) and msg[name]]
     return f"{VENUE} subscription: {'; '.join(parts) or 'nothing'}"
-
-
-def _one_sided(msg: Mapping[str, Any]) -> bool:
-    return any(not isinstance(v, bool) and isinstance(v, (int, float)) and v <= 0
-               for v in (msg.get("bp"), msg.get("ap")))
 
 
 def _control(kind: object, msg: Mapping[str, Any]) -> Parsed:
@@ -186,20 +155,8 @@ def parse_message(msg: object) -> Parsed:
 
 
 def decode_frame(text: str) -> list[Any]:
-    """A frame's text -> its list of messages.
-
-    Raises
-    ------
-    FrameError
-        When the text is not JSON or not a JSON array.
-    """
-    try:
-        data = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise FrameError(f"{VENUE} frame is not JSON ({exc}): {_snippet(text)}") from None
-    if not isinstance(data, list):
-        raise FrameError(f"{VENUE} frame is not a JSON array: {_snippet(text)}")
-    return data
+    """A frame's text -> its list of messages (FrameError when not a JSON array)."""
+    return _decode(text, VENUE)
 
 
 def parse_frame(text: str) -> Parsed:

@@ -9,19 +9,25 @@ never raises; the builders at the bottom write the client's control frames.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.feeds.json_arrays import COMPACT as _COMPACT
+from core.feeds.json_arrays import STOCK_SYMBOL_RE as STOCK_SYMBOL_RE  # re-exported
+from core.feeds.json_arrays import FrameError as FrameError  # re-exported
+from core.feeds.json_arrays import decode_frame as _decode
+from core.feeds.json_arrays import field as _field
+from core.feeds.json_arrays import is_stock_symbol as is_stock_symbol  # re-exported
+from core.feeds.json_arrays import number as _num
+from core.feeds.json_arrays import one_sided as _one_sided
+from core.feeds.json_arrays import show as _show
 from core.feeds.ws_client import Parsed
 from core.models import Bar, Event, Quote, Tick
 from core.timeframes import from_epoch_us
 
 SOURCE = "polygon"
 VENUE = "Polygon/Massive"
-STOCK_SYMBOL_RE = re.compile(r"^[A-Z]{1,5}(?:\.[A-Z])?$")
-"""US equities and ETFs as the venue spells them: ``AAPL``, ``BRK.B``."""
 AGGREGATE_TIMEFRAMES = {"A": "1s", "AM": "1m"}
 AUTH_REFUSALS = ("auth_failed", "auth_timeout")
 DISCONNECT_NOTES = {
@@ -31,17 +37,6 @@ DISCONNECT_NOTES = {
 }
 SLOW_CONSUMER_NOTE = ("the venue says we read too slowly (slow_consumer) and may drop messages or "
                       "disconnect")
-_SNIPPET = 120
-_COMPACT = (",", ":")
-
-
-class FrameError(ValueError):
-    """A frame that is not a JSON array of objects."""
-
-
-def is_stock_symbol(symbol: str) -> bool:
-    """Whether ``symbol`` has the shape of a US stock or ETF ticker the venue streams."""
-    return isinstance(symbol, str) and STOCK_SYMBOL_RE.match(symbol) is not None
 
 
 def ms_to_utc(ms: object) -> datetime:
@@ -50,20 +45,6 @@ def ms_to_utc(ms: object) -> datetime:
         raise ValueError(f"time {ms!r} is not epoch milliseconds")
     us = ms * 1000 if isinstance(ms, int) else round(ms * 1000)
     return from_epoch_us(us)
-
-
-def _field(msg: Mapping[str, Any], key: str) -> Any:
-    try:
-        return msg[key]
-    except KeyError:
-        raise ValueError(f"missing field {key!r}") from None
-
-
-def _num(msg: Mapping[str, Any], key: str) -> float:
-    value = _field(msg, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"field {key!r} is not a number: {value!r}")
-    return float(value)
 
 
 def parse_trade(msg: Mapping[str, Any]) -> Tick:
@@ -117,19 +98,6 @@ def parse_status(msg: Mapping[str, Any]) -> Parsed:
     return Parsed(info=[f"{VENUE} status {text}"])
 
 
-def _snippet(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
-
-
-def _show(msg: object) -> str:
-    return _snippet(json.dumps(msg, separators=_COMPACT))
-
-
-def _one_sided(msg: Mapping[str, Any]) -> bool:
-    return any(not isinstance(v, bool) and isinstance(v, (int, float)) and v <= 0
-               for v in (msg.get("bp"), msg.get("ap")))
-
-
 def parse_message(msg: object) -> Parsed:
     """One element of a frame -> :class:`Parsed`. Unknown ``ev`` values are ignored."""
     if not isinstance(msg, Mapping):
@@ -152,20 +120,8 @@ def parse_message(msg: object) -> Parsed:
 
 
 def decode_frame(text: str) -> list[Any]:
-    """A frame's text -> its list of messages.
-
-    Raises
-    ------
-    FrameError
-        When the text is not JSON or not a JSON array.
-    """
-    try:
-        data = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise FrameError(f"{VENUE} frame is not JSON ({exc}): {_snippet(text)}") from None
-    if not isinstance(data, list):
-        raise FrameError(f"{VENUE} frame is not a JSON array: {_snippet(text)}")
-    return data
+    """A frame's text -> its list of messages (FrameError when not a JSON array)."""
+    return _decode(text, VENUE)
 
 
 def parse_frame(text: str) -> Parsed:
