@@ -116,7 +116,8 @@ def _backtest_parser(sub: Any) -> None:
     bt.add_argument("--cash", type=float, help="starting cash")
     bt.add_argument("--commission", help="fraction of traded value (0.001) or a preset name")
     bt.add_argument("--spread", type=float, help="bid-ask spread as a fraction of price")
-    bt.add_argument("--slippage", help="passed to run_backtest if it supports slippage")
+    bt.add_argument("--slippage", help="slippage model: fixed_bps:5, half_spread:4 or "
+                    "volume_volatility:k:window")
     bt.add_argument("--sizing", help="'all_in', a fraction of equity in (0, 1) or units >= 1")
     bt.add_argument("--fill", choices=("next_open", "close"), help="fill at next open or close")
     bt.add_argument("--start", help="first date to use (inclusive), e.g. 2010-01-01")
@@ -195,7 +196,7 @@ def _settings(args: argparse.Namespace, run: Callable[..., Any]) -> dict[str, An
     given = {"cash": args.cash, "spread": args.spread, "fill": args.fill,
              "commission": None if args.commission is None else _number_or_text(args.commission),
              "sizing": None if args.sizing is None else _number_or_text(args.sizing),
-             "slippage": None if args.slippage is None else _number_or_text(args.slippage)}
+             "slippage": args.slippage}
     settings = {key: value for key, value in given.items() if value is not None}
     for name in settings:
         if not _accepts(run, name):

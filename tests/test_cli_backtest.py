@@ -14,7 +14,6 @@ import pytest
 from backtesting.test import GOOG
 
 from core.backtest import run_backtest
-from core.backtest.api import SETTINGS
 from core.backtest.io import load_ohlcv
 from core.cli import main
 from core.errors import DataError
@@ -165,13 +164,16 @@ def test_bad_input_exits_2(goog_csv: Path, capsys: pytest.CaptureFixture[str],
         assert needle in err
 
 
-def test_slippage_passes_through_or_is_rejected(goog_csv: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "--data", str(goog_csv), *SMA, "--slippage", "0.001", "--json")
-    if "slippage" in SETTINGS:  # run_backtest supports it: the CLI only passes it on
-        assert code == 0 and json.loads(out)["stats"]["trades"] > 0
-    else:  # run_backtest's own message, exit 2
-        assert code == 2 and "slippage" in err and "Traceback" not in err
+def test_slippage_models_cost_money_and_bad_ones_are_refused(
+        goog_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--data", str(goog_csv), *SMA, "--json")
+    plain = json.loads(out)["stats"]["final_equity"]
+    code, out, err = _run(capsys, "--data", str(goog_csv), *SMA, "--slippage", "fixed_bps:5",
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["stats"]["final_equity"] < plain
+    code, _, err = _run(capsys, "--data", str(goog_csv), *SMA, "--slippage", "teleport:1")
+    assert code == 2 and "slippage" in err and "Traceback" not in err
 
 
 def test_missing_file_and_unknown_symbol(tmp_path: Path,

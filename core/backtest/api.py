@@ -16,12 +16,14 @@ from core.backtest.costs import resolve_commission
 from core.backtest.data import prepare_bars
 from core.backtest.engine import BacktestConfig, run
 from core.backtest.sizing import resolve_sizing
+from core.backtest.slippage import resolve_slippage
 from core.backtest.strategies import Strategy, get_strategy
 from core.errors import ValidationError
 
 SETTINGS: tuple[str, ...] = (
     "cash", "commission", "spread", "fill", "fractional", "sizing", "finalize", "finalize_at",
-    "stop_loss", "take_profit", "trailing_stop")
+    "stop_loss", "take_profit", "trailing_stop", "slippage", "liquidity_cap", "unfilled",
+    "max_leverage", "max_position", "max_drawdown_halt")
 """Keyword settings :func:`run_backtest` accepts (fields of :class:`BacktestConfig`)."""
 
 
@@ -59,7 +61,12 @@ def make_config(**settings: Any) -> BacktestConfig:
     **settings
         Any of :data:`SETTINGS`. ``commission`` may be a fraction (``0.002``), a preset name
         (``"crypto_spot_0.1pct"``, ``"us_per_share"``) or a model; ``sizing`` may be
-        ``"all_in"``, a fraction of equity in (0, 1), a number of units >= 1, or a rule.
+        ``"all_in"``, a fraction of equity in (0, 1), a number of units >= 1, a string
+        (``"atr_risk:0.01"``, ``"kelly:0.55:1.5:0.2"``) or a rule; ``slippage`` may be
+        ``"fixed_bps:5"``, ``"half_spread:4"``, ``"volume_volatility:1.0:20"`` or a model;
+        ``liquidity_cap`` (``0.1``), ``unfilled`` (``"cancel"``/``"carry"``), ``max_leverage``,
+        ``max_position`` (units or ``"25%"``) and ``max_drawdown_halt`` (``0.2``) as in
+        :class:`core.backtest.engine.BacktestConfig`.
 
     Returns
     -------
@@ -79,6 +86,8 @@ def make_config(**settings: Any) -> BacktestConfig:
         settings["commission"] = resolve_commission(settings["commission"])
     if "sizing" in settings:
         settings["sizing"] = resolve_sizing(settings["sizing"])
+    if "slippage" in settings:
+        settings["slippage"] = resolve_slippage(settings["slippage"])
     return BacktestConfig(**settings)
 
 
@@ -96,7 +105,8 @@ def run_backtest(data: pd.DataFrame, strategy: str | type[Strategy],
         Strategy parameters; defaults fill the rest.
     **settings
         Broker settings, see :func:`make_config` (cash, commission, spread, fill, fractional,
-        sizing, finalize, finalize_at, stop_loss, take_profit, trailing_stop).
+        sizing, finalize, finalize_at, stop_loss, take_profit, trailing_stop, slippage,
+        liquidity_cap, unfilled, max_leverage, max_position, max_drawdown_halt).
 
     Returns
     -------

@@ -29,12 +29,15 @@ import pandas as pd
 from core.backtest import kernel as k
 from core.backtest.costs import NO_COMMISSION, CommissionModel
 from core.backtest.data import Bars, prepare_bars
+from core.backtest.risk import make_limits
 from core.backtest.signals import LONG, SHORT, as_signals
-from core.backtest.sizing import AllIn, Sizing
+from core.backtest.sizing import AllIn, AtrRisk, Sizing
+from core.backtest.slippage import SlippageModel
 from core.errors import ValidationError
 
 Fill = Literal["next_open", "close"]
 FinalizeAt = Literal["close", "open"]
+Unfilled = Literal["cancel", "carry"]
 
 _FILLS = {"next_open": k.FILL_NEXT_OPEN, "close": k.FILL_CLOSE}
 _FINALIZE_AT = {"close": k.FINALIZE_CLOSE, "open": k.FINALIZE_OPEN}
@@ -102,6 +105,22 @@ class BacktestConfig:
         ``trailing_stop=0.05`` at 95 % of the highest high since entry (from the bar before).
         Each bar's low/high is checked; stops fill at their level or at the open when the bar
         gaps through. A stop and a take-profit touched in one bar resolve as the stop.
+    slippage : SlippageModel or None
+        Moves every fill (entries, exits, stops, take-profits) against the trader
+        (:mod:`core.backtest.slippage`); on entries it adds to ``spread``. ``None``: no slippage.
+    liquidity_cap : float or None
+        At most this fraction of a bar's volume fills per entry order, in (0, 1]; ``0.1`` on a bar
+        of volume 1,000 fills at most 100 units. Off when the data has no Volume column (and
+        NaN volume counts as 0). Exits always fill in full.
+    unfilled : {"cancel", "carry"}
+        What happens to the part of an entry the cap left unfilled: dropped (``"cancel"``), or
+        kept as an order filled at the following bars' fill points, each capped again, averaging
+        into the position, until filled or cancelled by an exit or opposite signal, a stop or a
+        drawdown halt (``"carry"``).
+    max_leverage, max_position, max_drawdown_halt : optional
+        Risk limits, see :mod:`core.backtest.risk`: notional/equity cap; largest position in
+        units (``100``) or as a percentage of equity (``"25%"``); drawdown fraction that closes
+        the position and halts new entries.
     """
 
     cash: float = 10_000.0
@@ -115,6 +134,12 @@ class BacktestConfig:
     stop_loss: float | None = None
     take_profit: float | None = None
     trailing_stop: float | None = None
+    slippage: SlippageModel | None = None
+    liquidity_cap: float | None = None
+    unfilled: Unfilled = "cancel"
+    max_leverage: float | None = None
+    max_position: float | str | None = None
+    max_drawdown_halt: float | None = None
 
     def __post_init__(self) -> None:
         cash = _number(self.cash, "cash")
@@ -140,6 +165,23 @@ class BacktestConfig:
         _fraction(self.stop_loss, "stop_loss", 1.0)
         _fraction(self.take_profit, "take_profit", math.inf)
         _fraction(self.trailing_stop, "trailing_stop", 1.0)
+        self._check_execution()
+
+    def _check_execution(self) -> None:
+        if self.slippage is not None and not isinstance(self.slippage, SlippageModel):
+            raise ValidationError(
+                "slippage must be a slippage model from core.backtest.slippage or a string such "
+                "as 'fixed_bps:5' (through run_backtest).")
+        if self.liquidity_cap is not None:
+            cap = _number(self.liquidity_cap, "liquidity_cap")
+            if not 0.0 < cap <= 1.0:
+                raise ValidationError(
+                    "liquidity_cap must be a fraction of bar volume in (0, 1], e.g. 0.1 for 10 % "
+                    f"(got {self.liquidity_cap!r}).")
+        if self.unfilled not in ("cancel", "carry"):
+            raise ValidationError(
+                f"unfilled must be 'cancel' or 'carry' (got {self.unfilled!r}).")
+        make_limits(self.max_leverage, self.max_position, self.max_drawdown_halt)
 
     def kernel_params(self) -> np.ndarray:
         """Pack the settings into the kernel's float64 parameter vector."""
@@ -159,7 +201,43 @@ class BacktestConfig:
         p[k.P_TRAIL] = self.trailing_stop or 0.0
         p[k.P_FILL] = _FILLS[self.fill]
         p[k.P_FINALIZE] = _FINALIZE_AT[self.finalize_at] if self.finalize else k.FINALIZE_NONE
+        p[k.P_SLIPPAGE] = float(self.slippage is not None)
+        p[k.P_CAP] = self.liquidity_cap or 0.0
+        p[k.P_CARRY] = float(self.unfilled == "carry")
+        limits = make_limits(self.max_leverage, self.max_position, self.max_drawdown_halt)
+        p[k.P_LEVERAGE] = limits.max_leverage
+        p[k.P_MAXPOS_UNITS] = limits.max_position_units
+        p[k.P_MAXPOS_PCT] = limits.max_position_fraction
+        p[k.P_HALT_DD] = limits.max_drawdown_halt
+        if isinstance(self.sizing, AtrRisk):
+            p[k.P_ATR_MULT] = float(self.sizing.atr_multiple)
         return p
+
+    def bar_inputs(self, bars: Bars) -> np.ndarray | None:
+        """Per-bar kernel inputs (slippage, volume, ATR), or ``None`` when none are needed.
+
+        Parameters
+        ----------
+        bars : Bars
+            The bars of the run.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            An ``(n, kernel.N_X)`` matrix, or ``None`` for the plain loop.
+        """
+        atr_sizing = isinstance(self.sizing, AtrRisk)
+        if self.slippage is None and self.liquidity_cap is None and not atr_sizing:
+            return None
+        n = len(bars)
+        x = np.zeros((n, k.N_X))
+        x[:, k.X_VOLUME] = np.inf if bars.volume is None else np.nan_to_num(bars.volume, nan=0.0)
+        x[:, k.X_ATR] = self.sizing.atr(bars) if atr_sizing else np.nan
+        if self.slippage is not None:
+            fixed, impact = self.slippage.per_bar(bars)
+            x[:, k.X_SLIP] = fixed
+            x[:, k.X_IMPACT] = impact
+        return x
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,11 +251,13 @@ class BacktestResult:
         like the bars, named ``"equity"``.
     trades : pandas.DataFrame
         One row per closed trade, columns :data:`TRADE_COLUMNS`: ``size`` is negative for shorts;
-        ``entry_price`` includes the spread; ``pnl`` is net of ``commission`` (entry plus exit);
-        ``return_pct`` is the net return on the entry value in percent (backtesting.py's
-        ``ReturnPct`` times 100); ``exit_reason`` is one of ``signal``, ``stop_loss``,
-        ``take_profit``, ``trailing_stop``, ``end``, ``out_of_money``. A position still open at
-        the end with ``finalize=False`` is not listed (its value is in ``equity``).
+        ``entry_price`` includes the spread and slippage (the average price when a carried
+        order filled over several bars); ``exit_price`` includes slippage; ``pnl`` is net of
+        ``commission`` (entry plus exit); ``return_pct`` is the net return on the entry value in
+        percent (backtesting.py's ``ReturnPct`` times 100); ``exit_reason`` is one of
+        ``signal``, ``stop_loss``, ``take_profit``, ``trailing_stop``, ``end``,
+        ``out_of_money``, ``drawdown_halt``. A position still open at the end with
+        ``finalize=False`` is not listed (its value is in ``equity``).
     config : BacktestConfig
         The settings used.
     """
@@ -230,7 +310,8 @@ def run(data: pd.DataFrame | Bars, signals: np.ndarray | pd.Series | SignalSourc
     DataError
         If the bars are malformed.
     ValueError
-        If the signals are not one valid code per bar.
+        If the signals are not one valid code per bar (``ValidationError`` when a setting
+        cannot apply to the data, e.g. volume slippage without a Volume column).
     """
     bars = prepare_bars(data)
     config = config or BacktestConfig()
@@ -239,8 +320,13 @@ def run(data: pd.DataFrame | Bars, signals: np.ndarray | pd.Series | SignalSourc
     capacity = int(np.count_nonzero((sig == LONG) | (sig == SHORT)))
     equity = np.empty(len(bars))
     book = np.empty((capacity, k.N_TRADE_FIELDS))
-    n_trades = k.simulate(bars.open, bars.high, bars.low, bars.close, sig, config.kernel_params(),
-                          equity, book)
+    x = config.bar_inputs(bars)
+    if x is None:
+        n_trades = k.simulate(bars.open, bars.high, bars.low, bars.close, sig,
+                              config.kernel_params(), equity, book)
+    else:
+        n_trades = k.simulate_bars(bars.open, bars.high, bars.low, bars.close, sig,
+                                   config.kernel_params(), x, equity, book)
     return BacktestResult(
         equity=pd.Series(equity, index=bars.index, name="equity"),
         trades=_trades_frame(bars.index, book[:n_trades]),
