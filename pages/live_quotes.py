@@ -29,7 +29,8 @@ st.title("Live Quotes")
 left, right = st.columns([3, 2])
 with left.form("add_symbol", clear_on_submit=True, border=False):
     col_input, col_button = st.columns([4, 1], vertical_alignment="bottom")
-    raw = col_input.text_input("Add a symbol", placeholder="e.g. TSLA, BRK.B, ^GSPC, SOLUSDT")
+    raw = col_input.text_input("Add a symbol",
+                               help="A ticker such as TSLA, BRK.B, ^GSPC or SOLUSDT.")
     submitted = col_button.form_submit_button("Add", width="stretch")
 if submitted and raw.strip():
     try:
@@ -45,7 +46,7 @@ if submitted and raw.strip():
             st.session_state["chart_symbol"] = symbol
 
 with right:
-    to_remove = st.multiselect("Remove symbols", symbols, placeholder="Choose symbols to remove")
+    to_remove = st.multiselect("Remove symbols", symbols)
     if st.button("Remove", disabled=not to_remove):
         symbols = [s for s in symbols if s not in to_remove]
         save_watchlist(runtime, symbols)

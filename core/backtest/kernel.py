@@ -373,7 +373,7 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, sig: n
              p: np.ndarray, equity: np.ndarray, trades: np.ndarray) -> int:
     """:func:`simulate_bars` without per-bar inputs (no slippage, cap or ATR sizing).
 
-    The loop never reads ``x`` when those are off, so a one-row placeholder stands in for it
+    The loop never reads ``x`` when those are off, so a one-row dummy array stands in for it
     (allocating ``n`` rows cost ~8 ms on a million bars).
     """
     if p[P_SLIPPAGE] != 0.0 or p[P_CAP] > 0.0 or p[P_SIZING] == SIZING_ATR:
