@@ -51,7 +51,7 @@ def test_page_loads_with_banner_and_prices_change(page, app_url: str) -> None:  
 def test_adding_tsla_adds_a_row_that_survives_a_reload(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(app_url)
     wait_for_symbol(page, "AAPL")
-    page.get_by_label("Add a symbol").fill("TSLA")
+    page.get_by_role("textbox", name="Add a symbol").fill("TSLA")
     page.get_by_role("button", name="Add").click()
     wait_for_symbol(page, "TSLA")
     page.wait_for_function("() => location.search.includes('TSLA')")
@@ -63,7 +63,7 @@ def test_adding_tsla_adds_a_row_that_survives_a_reload(page, app_url: str) -> No
 def test_adding_garbage_shows_an_error_not_a_traceback(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(app_url)
     wait_for_symbol(page, "AAPL")
-    page.get_by_label("Add a symbol").fill("NOT A SYMBOL!")
+    page.get_by_role("textbox", name="Add a symbol").fill("NOT A SYMBOL!")
     page.get_by_role("button", name="Add").click()
     alert = page.locator('[data-testid="stAlert"]', has_text="is not a valid symbol")
     alert.wait_for()
