@@ -88,7 +88,7 @@ def test_app_replica_in_a_browser_shows_the_feed_quotes(feed, redis, page, tmp_p
         cell = '[data-testid="stDataFrame"] [role="gridcell"]'
         page.locator(cell, has_text="ETHUSDT").first.wait_for(state="attached")
         page.get_by_role("textbox", name="Add a symbol").fill("TSLA")
-        page.get_by_role("button", name="Add").click()
+        page.get_by_role("button", name="Add", exact=True).click()
         page.locator(cell, has_text="TSLA").first.wait_for(state="attached")
         assert "Traceback" not in page.content()
 
