@@ -13,13 +13,14 @@ from components.backtest_charts import (
     monthly_heatmap_figure,
     trades_figure,
 )
-from components.backtest_data import simulated_bars, uploaded_bars
+from components.backtest_data import simulated_bars, source_bars, uploaded_bars
 from components.exports import render_downloads
 from components.runtime import get_runtime
 from components.strategy_form import param_inputs
 from core.backtest import run_backtest
 from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
-from core.errors import GSError
+from core.errors import DataError, GSError, ValidationError
+from core.feeds.base import HistorySource
 from core.feeds.simulator import CATALOG
 
 runtime = get_runtime()
@@ -30,24 +31,38 @@ for problem in PLUGIN_ERRORS.values():
     st.warning(f"A strategy plugin was not loaded: {problem}")
 
 names = list(STRATEGIES)
+feed = runtime.hub.source
+real_history = isinstance(feed, HistorySource) and not feed.simulated
+choices = ["Simulated history", "Upload CSV/Parquet"]
+if real_history:
+    choices.insert(0, f"Market data ({feed.name})")
+catalog = sorted(CATALOG)
 left, right = st.columns([1, 2])
 with left:
-    source = st.radio("Data", ["Simulated history", "Upload CSV/Parquet"], horizontal=True)
-    if source == "Simulated history":
-        symbol = st.selectbox("Symbol", sorted(CATALOG), index=sorted(CATALOG).index("AAPL"))
+    source = st.radio("Data", choices, horizontal=True)
+    upload, symbol, years = None, None, 10
+    if source.startswith("Market data"):
+        symbol = st.text_input("Symbol", value="AAPL").strip().upper()
+        years = st.slider("Years of daily bars", 1, 20, 5)
+    elif source == "Simulated history":
+        symbol = st.selectbox("Symbol", catalog, index=catalog.index("AAPL"))
         years = st.slider("Years of daily bars", 1, 20, 10)
-        upload = None
     else:
         upload = st.file_uploader("OHLCV file (Date, Open, High, Low, Close, Volume)",
                                   type=["csv", "parquet"])
-        symbol, years = None, 0
+    data_slot = st.empty()
     strategy_name = st.selectbox("Strategy", names, index=names.index("sma_cross"),
                                  format_func=lambda n: STRATEGIES[n].title or n)
+    benchmark_choice = st.selectbox(
+        "Benchmark", ["Buy & hold of the same data", *catalog],
+        help="Buy-and-hold return, alpha and beta are measured against it; a catalog symbol "
+             "uses its simulated daily history.")
 
 strategy = STRATEGIES[strategy_name]
 with right.form("backtest"):
     st.markdown(f"**{strategy.title or strategy_name}** parameters")
     params = param_inputs(strategy, "bt")
+    param_slot = st.empty()
     c1, c2, c3, c4 = st.columns(4)
     cash = c1.number_input("Cash", min_value=1.0, value=10_000.0, step=1_000.0)
     commission = c2.number_input("Commission (fraction)", min_value=0.0, max_value=0.1,
@@ -58,6 +73,7 @@ with right.form("backtest"):
     d1, d2 = st.columns(2)
     start = d1.date_input("From", value=None)
     end = d2.date_input("To", value=None)
+    date_slot = st.empty()
     submitted = st.form_submit_button("Run backtest", type="primary")
 
 
@@ -65,9 +81,22 @@ def _load() -> pd.DataFrame:
     if upload is not None:
         return uploaded_bars(upload.name, upload.getvalue())
     if symbol is None:
-        raise GSError("Upload a file, or choose simulated history.")
+        raise DataError("Upload a CSV or Parquet file first, or choose simulated history.")
     today = datetime.now(UTC).date().isoformat()
+    if source.startswith("Market data"):
+        return source_bars(feed, symbol, years, today)
     return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+
+
+def _benchmark(data: pd.DataFrame) -> pd.Series | None:
+    if benchmark_choice not in CATALOG:
+        return None
+    today = datetime.now(UTC).date().isoformat()
+    other = simulated_bars(benchmark_choice, runtime.settings.sim_seed, 20, today)["Close"]
+    aligned = other.reindex(data.index.union(other.index)).ffill().reindex(data.index)
+    if aligned.isna().all():
+        raise ValidationError(f"The benchmark {benchmark_choice} has no prices in this range.")
+    return aligned.bfill()
 
 
 def _window(data: pd.DataFrame, first: date | None, last: date | None) -> pd.DataFrame:
@@ -84,29 +113,49 @@ def _window(data: pd.DataFrame, first: date | None, last: date | None) -> pd.Dat
     return window
 
 
-if submitted:
+def _run() -> tuple[pd.DataFrame, pd.Series | None, object] | None:
+    """Run with the form's values; show any problem next to the field it is about."""
     try:
-        data = _window(_load(), start, end)
-        run = run_backtest(data, strategy_name, params, cash=cash, commission=commission,
-                           spread=spread, fill=fill)
+        loaded = _load()
     except GSError as exc:
-        right.error(str(exc), icon=":material/error:")
-    else:
-        label = symbol or (upload.name if upload else "data")
-        title = f"{label} · {strategy_name}({', '.join(f'{k}={v}' for k, v in params.items())})"
-        config = {"data": label, "simulated": upload is None, "strategy": strategy_name,
-                  "params": params, "cash": cash, "commission": commission, "spread": spread,
-                  "fill": fill, "start": str(data.index[0]), "end": str(data.index[-1])}
-        run_id = None
-        if store is not None:
-            try:
-                run_id = store.runs.save(title, strategy_name, config, run.stats, run.trades,
-                                         run.equity)
-            except GSError as exc:
-                st.toast(f"The run was not saved: {exc}")
-        st.session_state["bt_result"] = {"title": title, "stats": dict(run.stats),
-                                         "trades": run.trades, "equity": run.equity,
-                                         "data": data, "config": config, "id": run_id}
+        data_slot.error(str(exc), icon=":material/error:")
+        return None
+    try:
+        data = _window(loaded, start, end)
+    except GSError as exc:
+        date_slot.error(str(exc), icon=":material/error:")
+        return None
+    try:
+        benchmark = _benchmark(data)
+        run = run_backtest(data, strategy_name, params, benchmark=benchmark, cash=cash,
+                           commission=commission, spread=spread, fill=fill)
+    except GSError as exc:
+        slot = param_slot if str(exc).startswith(f"{strategy_name}:") else right
+        slot.error(str(exc), icon=":material/error:")
+        return None
+    return data, benchmark, run
+
+
+outcome = _run() if submitted else None
+if outcome is not None:
+    data, benchmark, run = outcome
+    label = symbol or (upload.name if upload else "data")
+    title = f"{label} · {strategy_name}({', '.join(f'{k}={v}' for k, v in params.items())})"
+    config = {"data": label, "simulated": source == "Simulated history",
+              "benchmark": benchmark_choice, "strategy": strategy_name,
+              "params": params, "cash": cash, "commission": commission, "spread": spread,
+              "fill": fill, "start": str(data.index[0]), "end": str(data.index[-1])}
+    run_id = None
+    if store is not None:
+        try:
+            run_id = store.runs.save(title, strategy_name, config, run.stats, run.trades,
+                                     run.equity)
+        except GSError as exc:
+            st.toast(f"The run was not saved: {exc}")
+    st.session_state["bt_result"] = {"title": title, "stats": dict(run.stats),
+                                     "trades": run.trades, "equity": run.equity,
+                                     "data": data, "config": config, "id": run_id,
+                                     "benchmark": benchmark}
 
 result = st.session_state.get("bt_result")
 if result:
@@ -117,7 +166,7 @@ if result:
     k = st.columns(6)
     k[0].metric("Return", f"{stats['return_pct']:.2f}%",
                 f"{stats['return_pct'] - (stats.get('buy_hold_return_pct') or 0):+.2f} pts "
-                "vs buy & hold")
+                "vs benchmark")
     k[1].metric("CAGR", f"{stats['cagr_pct']:.2f}%")
     k[2].metric("Sharpe", f"{stats['sharpe']:.2f}")
     k[3].metric("Max drawdown", f"{stats['max_drawdown_pct']:.2f}%")
@@ -127,8 +176,10 @@ if result:
     data, equity, trades = result["data"], result["equity"], result["trades"]
     tabs = st.tabs(["Equity", "Drawdown", "Monthly returns", "Trades on price", "Trades",
                     "All statistics"])
-    benchmark = None if data is None else data["Close"]
-    tabs[0].plotly_chart(equity_figure(equity, benchmark), width="stretch")
+    shown = result.get("benchmark")
+    if shown is None and data is not None:
+        shown = data["Close"]
+    tabs[0].plotly_chart(equity_figure(equity, shown), width="stretch")
     tabs[1].plotly_chart(drawdown_figure(equity), width="stretch")
     tabs[2].plotly_chart(monthly_heatmap_figure(equity), width="stretch")
     if data is None:

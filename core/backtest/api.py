@@ -92,7 +92,8 @@ def make_config(**settings: Any) -> BacktestConfig:
 
 
 def run_backtest(data: pd.DataFrame, strategy: str | type[Strategy],
-                 params: Mapping[str, Any] | None = None, **settings: Any) -> BacktestRun:
+                 params: Mapping[str, Any] | None = None, *,
+                 benchmark: pd.Series | None = None, **settings: Any) -> BacktestRun:
     """Backtest a registered strategy on OHLCV data and compute its statistics.
 
     Parameters
@@ -103,6 +104,8 @@ def run_backtest(data: pd.DataFrame, strategy: str | type[Strategy],
         A name from :data:`core.backtest.strategies.STRATEGIES` (e.g. ``"sma_cross"``) or a class.
     params : mapping, optional
         Strategy parameters; defaults fill the rest.
+    benchmark : pandas.Series, optional
+        Prices to compare with (buy-and-hold return, alpha, beta); the traded close by default.
     **settings
         Broker settings, see :func:`make_config` (cash, commission, spread, fill, fractional,
         sizing, finalize, finalize_at, stop_loss, take_profit, trailing_stop, slippage,
@@ -126,7 +129,8 @@ def run_backtest(data: pd.DataFrame, strategy: str | type[Strategy],
     bars = prepare_bars(data)
     instance = get_strategy(strategy)(**dict(params or {}))
     result = run(bars, instance, config)
-    benchmark = pd.Series(bars.close, index=bars.index, name="close")
+    if benchmark is None:
+        benchmark = pd.Series(bars.close, index=bars.index, name="close")
     stats = compute_stats(result.equity, result.trades, benchmark=benchmark)
     return BacktestRun(stats=stats, trades=result.trades, equity=result.equity, config=config,
                        strategy=instance)

@@ -75,3 +75,26 @@ def test_two_runs_can_be_compared_side_by_side() -> None:
     at = compare.select(options[0]).select(options[1]).run()
     side = at.dataframe[-1].value
     assert side.shape[1] == 2 and "sharpe" in side.index
+
+
+def test_an_empty_date_range_is_explained_next_to_the_dates() -> None:
+    from datetime import date, timedelta
+
+    at = _lab()
+    later = date.today() + timedelta(days=400)  # after the data ends
+    at.date_input[0].set_value(later)
+    at.date_input[1].set_value(later + timedelta(days=30))
+    at = _run(at)
+    assert not at.exception and "holds 0 bars" in at.error[0].value and not at.metric
+
+
+def test_a_chosen_benchmark_is_used() -> None:
+    at = _lab()
+    bench = next(s for s in at.selectbox if s.label == "Benchmark")
+    at = bench.set_value("SPY").run()
+    at = _run(at)
+    assert not at.exception and at.metric
+    delta = next(m for m in at.metric if m.label == "Return").proto.delta
+    assert "vs benchmark" in delta
+    stored = at.dataframe[-1].value
+    assert len(stored) == 1

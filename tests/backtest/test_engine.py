@@ -301,3 +301,17 @@ def test_run_is_pure_and_repeatable() -> None:
     pd.testing.assert_frame_equal(data, before)
     assert first.equity.equals(second.equity) and first.trades.equals(second.trades)
     assert list(sig) == [LONG, 0, SHORT, 0]
+
+
+def test_a_chosen_benchmark_drives_buy_and_hold_alpha_and_beta() -> None:
+    from backtesting.test import GOOG
+
+    from core.backtest import run_backtest
+
+    own = run_backtest(GOOG, "sma_cross", {"fast": 10, "slow": 30})
+    flat = pd.Series(100.0, index=GOOG.index) * (1 + 0.0001 * np.arange(len(GOOG)))
+    other = run_backtest(GOOG, "sma_cross", {"fast": 10, "slow": 30}, benchmark=flat)
+    assert other.stats["final_equity"] == own.stats["final_equity"]
+    assert other.stats["buy_hold_return_pct"] == pytest.approx(
+        (flat.iloc[-1] / flat.iloc[0] - 1) * 100)
+    assert other.stats["beta"] != own.stats["beta"]

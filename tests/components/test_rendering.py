@@ -38,3 +38,44 @@ def test_candlestick_figure_has_price_and_volume_panels() -> None:
     assert volume.type == "bar" and list(volume.y) == [5, 6, 7]
     assert volume.marker.color[1] != volume.marker.color[0]  # a down bar is coloured apart
     assert fig.layout.title.text == "AAPL · 1m"
+
+
+def test_history_from_a_real_source_becomes_ohlcv_and_an_empty_answer_is_explained() -> None:
+    import pytest
+
+    from components.backtest_data import history_to_ohlcv
+    from core.errors import DataError
+    from core.feeds.simulator import MarketSimulator, SimulatorConfig
+
+    class Source:  # stands in for Yahoo: same history() signature
+        def __init__(self, bars: list) -> None:
+            self.bars, self.calls = bars, []
+
+        def history(self, symbol, timeframe, end, count, end_price=None):  # noqa: ANN001, ANN201
+            self.calls.append((symbol, timeframe, count))
+            return self.bars
+
+    drawn = MarketSimulator(SimulatorConfig(), 0).history("MSFT", "1d", NOW, 30, 400.0)
+    src = Source(drawn)
+    frame = history_to_ohlcv(src, "msft", 2, pd.Timestamp(NOW))
+    assert src.calls == [("MSFT", "1d", 732)]
+    assert list(frame.columns) == ["Open", "High", "Low", "Close", "Volume"]
+    assert frame["Close"].iloc[-1] == 400.0 and len(frame) == 30
+    with pytest.raises(DataError, match="no daily bars for AAPL"):
+        history_to_ohlcv(Source([]), "AAPL", 1, pd.Timestamp(NOW))
+
+
+def test_uploaded_files_are_validated_with_row_and_column() -> None:
+    import pytest
+
+    from components.backtest_data import read_upload
+    from core.errors import DataError
+
+    good = (b"Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,10\n"
+            b"2024-01-03,1.5,2,1,1.8,11\n")
+    assert len(read_upload("ok.csv", good)) == 2
+    bad = b"Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,abc\n"
+    with pytest.raises(DataError, match="row 1.*Close"):
+        read_upload("bad.csv", bad)
+    with pytest.raises(DataError, match="csv or .parquet"):
+        read_upload("prices.xlsx", b"x")
