@@ -24,6 +24,7 @@ from core.backtest.costs import (
 )
 from core.backtest.data import Bars, prepare_bars
 from core.backtest.engine import BacktestConfig, BacktestResult, run
+from core.backtest.portfolio import PortfolioRun, run_portfolio
 from core.backtest.sizing import AllIn, FixedUnits, PercentOfEquity
 from core.backtest.strategies import STRATEGIES, Param, Strategy, get_strategy
 
@@ -31,5 +32,6 @@ __all__ = [
     "COMMISSION_PRESETS", "SETTINGS", "STRATEGIES", "AllIn", "BacktestConfig", "BacktestResult",
     "BacktestRun", "Bars", "CommissionModel", "CommissionTerms", "FixedCommission", "FixedUnits",
     "Param", "PerShareCommission", "PercentCommission", "PercentOfEquity", "Strategy",
-    "get_strategy", "make_config", "prepare_bars", "run", "run_backtest",
+    "PortfolioRun", "get_strategy", "make_config", "prepare_bars", "run", "run_backtest",
+    "run_portfolio",
 ]

@@ -88,6 +88,7 @@ class PortfolioRun:
 
 
 def _check_closes(closes: pd.DataFrame) -> pd.DataFrame:
+    """Shape, columns and index of ``closes`` (prices are checked by :func:`_check_prices`)."""
     if not isinstance(closes, pd.DataFrame):
         raise DataError(
             f"closes must be a DataFrame with one column of close prices per symbol "
@@ -100,6 +101,10 @@ def _check_closes(closes: pd.DataFrame) -> pd.DataFrame:
         dup = closes.columns[closes.columns.duplicated()][0]
         raise DataError(f"closes has two columns named {dup!r}; keep one per symbol.")
     _check_index(closes.index)
+    return closes
+
+
+def _check_prices(closes: pd.DataFrame) -> pd.DataFrame:
     try:
         values = closes.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
@@ -128,8 +133,6 @@ def _check_weights(weights: Mapping[str, float], closes: pd.DataFrame,
         if isinstance(w, bool) or not isinstance(w, int | float | np.number) \
                 or not math.isfinite(float(w)):
             raise ValidationError(f"weight of {sym!r} must be a finite number (got {w!r}).")
-        if w != 0 and closes[sym].isna().all():
-            raise DataError(f"symbol {sym!r} has no prices (its close column is all NaN).")
         out[sym] = float(w)
     net, gross = sum(out.values()), sum(abs(w) for w in out.values())
     if net > 1.0 + _WEIGHT_TOL:
@@ -268,7 +271,7 @@ def run_portfolio(
     closes : pandas.DataFrame
         Close prices, one column per symbol, on a strictly increasing DatetimeIndex. NaN marks a
         missing close (e.g. leading NaNs for a symbol listed later); other values must be finite
-        and positive. Columns not in ``weights`` are ignored.
+        and positive. Columns not in ``weights`` are ignored (not checked, not traded).
     weights : mapping of str to float
         Target weight per symbol (fraction of equity; negative = short). Net sum ``<= 1`` (the
         rest is cash), ``sum(|w|) <= max_gross``.
@@ -306,19 +309,23 @@ def run_portfolio(
     """
     from core.backtest.metrics import compute_stats
 
-    frame = _check_closes(closes)
+    _check_closes(closes)
     _check_settings(cash, drift_band, max_gross)
-    target_map = _check_weights(weights, frame, float(max_gross))
+    target_map = _check_weights(weights, closes, float(max_gross))
     terms = resolve_commission(commission).terms
-    mask = _rebalance_mask(frame.index, rebalance)
-    symbols = [c for c in frame.columns if c in target_map]
-    prices = np.ascontiguousarray(frame[symbols].to_numpy())
+    mask = _rebalance_mask(closes.index, rebalance)
+    symbols = [c for c in closes.columns if c in target_map]
+    frame = _check_prices(closes[symbols])
+    empty = [s for s in symbols if target_map[s] != 0.0 and frame[s].isna().all()]
+    if empty:
+        raise DataError(f"symbol {empty[0]!r} has no prices (its close column is all NaN).")
+    prices = np.ascontiguousarray(frame.to_numpy())
     target = np.array([target_map[s] for s in symbols], dtype=np.float64)
 
     cash_path, units, fills = _simulate(prices, mask, target, float(cash), terms,
                                         bool(fractional), float(drift_band))
     index = frame.index
-    value_px = frame[symbols].ffill().fillna(0.0).to_numpy()
+    value_px = frame.ffill().fillna(0.0).to_numpy()
     positions = units * value_px
     equity = pd.Series(cash_path + positions.sum(axis=1), index=index, name="equity")
     holdings = pd.DataFrame(units, index=index, columns=pd.Index(symbols))
