@@ -24,6 +24,7 @@ from core.backtest.costs import (
 )
 from core.backtest.data import Bars, prepare_bars
 from core.backtest.engine import BacktestConfig, BacktestResult, run
+from core.backtest.pairs import run_pairs
 from core.backtest.portfolio import PortfolioRun, run_portfolio
 from core.backtest.sizing import AllIn, FixedUnits, PercentOfEquity
 from core.backtest.strategies import STRATEGIES, Param, Strategy, get_strategy
@@ -33,5 +34,5 @@ __all__ = [
     "BacktestRun", "Bars", "CommissionModel", "CommissionTerms", "FixedCommission", "FixedUnits",
     "Param", "PerShareCommission", "PercentCommission", "PercentOfEquity", "Strategy",
     "PortfolioRun", "get_strategy", "make_config", "prepare_bars", "run", "run_backtest",
-    "run_portfolio",
+    "run_pairs", "run_portfolio",
 ]

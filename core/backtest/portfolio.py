@@ -4,6 +4,10 @@
 frozen :class:`PortfolioRun` (equity, holdings, orders, realised weights and portfolio-level
 statistics from :func:`core.backtest.metrics.compute_stats`).
 
+Target weights are either fixed (a mapping of symbol to weight) or time-varying (a DataFrame of
+target weights per bar, forward-filled per symbol; see :func:`run_portfolio`). On a rebalance
+bar the target is the mapping, or the weights frame's last known row at or before that bar.
+
 Rules, in the order they apply on a rebalance bar ``t``:
 
 1. Rebalance bars are the first bar and the last bar of each period of the pandas offset
@@ -121,7 +125,9 @@ def _check_prices(closes: pd.DataFrame) -> pd.DataFrame:
 def _check_weights(weights: Mapping[str, float], closes: pd.DataFrame,
                    max_gross: float) -> dict[Any, float]:
     if not isinstance(weights, Mapping) or not weights:
-        raise ValidationError("weights must be a non-empty mapping of symbol to target weight.")
+        raise ValidationError(
+            "weights must be a non-empty mapping of symbol to target weight (or a DataFrame of "
+            "target weights per bar).")
     unknown = [s for s in weights if s not in closes.columns]
     if unknown:
         have = ", ".join(map(str, closes.columns))
@@ -143,6 +149,73 @@ def _check_weights(weights: Mapping[str, float], closes: pd.DataFrame,
             f"gross exposure (sum of |weight|) is {gross:.6g}, above max_gross={max_gross:g}; "
             "reduce the weights or raise max_gross.")
     return out
+
+
+def _check_weight_limits(net: np.ndarray, gross: np.ndarray, index: pd.Index,
+                         max_gross: float) -> None:
+    """Raise on the first row whose net weight exceeds 1 or gross weight ``max_gross``."""
+    over = np.flatnonzero(net > 1.0 + _WEIGHT_TOL)
+    if over.size:
+        i = int(over[0])
+        raise ValidationError(
+            f"weights at {index[i]} sum to {net[i]:.6g}; they must sum to at most 1 (the rest is "
+            "held as cash).")
+    over = np.flatnonzero(gross > max_gross + _WEIGHT_TOL)
+    if over.size:
+        i = int(over[0])
+        raise ValidationError(
+            f"gross exposure (sum of |weight|) at {index[i]} is {gross[i]:.6g}, above "
+            f"max_gross={max_gross:g}; reduce the weights or raise max_gross.")
+
+
+def _check_weight_frame(weights: pd.DataFrame, closes: pd.DataFrame,
+                        max_gross: float) -> pd.DataFrame:
+    """Validate a frame of per-bar target weights; return it on ``closes.index``, filled.
+
+    Each column is forward-filled (NaN = no change) and is 0 before its first value.
+    """
+    if weights.shape[1] == 0 or weights.shape[0] == 0:
+        raise ValidationError(
+            "weights frame is empty; give at least one row (a bar) and one column (a symbol).")
+    if not weights.columns.is_unique:
+        dup = weights.columns[weights.columns.duplicated()][0]
+        raise ValidationError(f"weights frame has two columns named {dup!r}; keep one.")
+    unknown = [s for s in weights.columns if s not in closes.columns]
+    if unknown:
+        raise ValidationError(
+            f"weights name symbols that are not columns of closes: "
+            f"{', '.join(map(str, unknown))} (columns: {', '.join(map(str, closes.columns))}).")
+    if not isinstance(weights.index, pd.DatetimeIndex) or not weights.index.is_unique:
+        raise ValidationError("weights frame must have a unique DatetimeIndex of bar times.")
+    outside = ~weights.index.isin(closes.index)
+    if outside.any():
+        raise ValidationError(
+            f"weights frame row {weights.index[outside][0]} is not a bar of closes; its index "
+            "must be closes' index or a subset of it.")
+    try:
+        values = weights.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError("weights frame must hold numbers (NaN = no change).") from None
+    if np.isinf(values).any():
+        raise ValidationError("weights frame holds an infinite weight; weights must be finite.")
+    frame = pd.DataFrame(values, index=weights.index, columns=weights.columns)
+    frame = frame.reindex(closes.index).ffill().fillna(0.0)
+    arr = frame.to_numpy()
+    _check_weight_limits(arr.sum(axis=1), np.abs(arr).sum(axis=1), frame.index, max_gross)
+    return frame
+
+
+def _targets(weights: Mapping[str, float] | pd.DataFrame, closes: pd.DataFrame,
+             max_gross: float) -> tuple[list[Any], np.ndarray]:
+    """Traded symbols (in the order of ``closes``) and the target weights, one row per bar."""
+    if isinstance(weights, pd.DataFrame):
+        frame = _check_weight_frame(weights, closes, max_gross)
+        symbols = [c for c in closes.columns if c in frame.columns]
+        return symbols, np.ascontiguousarray(frame[symbols].to_numpy(dtype=np.float64))
+    target_map = _check_weights(weights, closes, max_gross)
+    symbols = [c for c in closes.columns if c in target_map]
+    row = np.array([target_map[s] for s in symbols], dtype=np.float64)
+    return symbols, np.broadcast_to(row, (closes.shape[0], len(symbols)))
 
 
 def _check_settings(cash: float, drift_band: float, max_gross: float) -> None:
@@ -228,7 +301,10 @@ def _rebalance_trades(equity: float, target: np.ndarray, held: np.ndarray, price
 def _simulate(prices: np.ndarray, mask: np.ndarray, target: np.ndarray, cash: float,
               terms: CommissionTerms, fractional: bool, drift_band: float
               ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float, float, float]]]:
-    """Walk the bars; returns cash per bar, units per bar and ``(bar, col, size, price, fee)``."""
+    """Walk the bars; returns cash per bar, units per bar and ``(bar, col, size, price, fee)``.
+
+    ``target`` holds the target weights of each bar (shape ``(n_bars, n_symbols)``).
+    """
     n, k = prices.shape
     value_px = pd.DataFrame(prices).ffill().fillna(0.0).to_numpy()
     held = np.zeros(k)
@@ -238,7 +314,7 @@ def _simulate(prices: np.ndarray, mask: np.ndarray, target: np.ndarray, cash: fl
     for t in range(n):
         if mask[t]:
             equity = cash + float(held @ value_px[t])
-            trade = _rebalance_trades(equity, target, held, prices[t], terms, fractional,
+            trade = _rebalance_trades(equity, target[t], held, prices[t], terms, fractional,
                                       drift_band)
             for j in np.flatnonzero(trade):
                 fee = terms.cost(trade[j], prices[t, j])
@@ -252,7 +328,7 @@ def _simulate(prices: np.ndarray, mask: np.ndarray, target: np.ndarray, cash: fl
 
 def run_portfolio(
     closes: pd.DataFrame,
-    weights: Mapping[str, float],
+    weights: Mapping[str, float] | pd.DataFrame,
     *,
     rebalance: str | pd.DateOffset | None = "ME",
     cash: float = 10_000,
@@ -262,7 +338,9 @@ def run_portfolio(
     max_gross: float = 1.0,
     benchmark: pd.Series | None = None,
 ) -> PortfolioRun:
-    """Backtest a fixed-weight portfolio rebalanced at period ends (see the module rules).
+    """Backtest a fixed- or time-varying-weight portfolio rebalanced at period ends.
+
+    See the module docstring for the rules applied on a rebalance bar.
 
     Pure: the inputs are not modified.
 
@@ -272,9 +350,14 @@ def run_portfolio(
         Close prices, one column per symbol, on a strictly increasing DatetimeIndex. NaN marks a
         missing close (e.g. leading NaNs for a symbol listed later); other values must be finite
         and positive. Columns not in ``weights`` are ignored (not checked, not traded).
-    weights : mapping of str to float
+    weights : mapping of str to float, or pandas.DataFrame
         Target weight per symbol (fraction of equity; negative = short). Net sum ``<= 1`` (the
-        rest is cash), ``sum(|w|) <= max_gross``.
+        rest is cash), ``sum(|w|) <= max_gross``. A DataFrame gives targets per bar: index =
+        bar times of ``closes`` (all of them or a subset), columns = symbols, NaN = no change
+        (each column is forward-filled; a symbol's target is 0 before its first value). On a
+        rebalance bar the portfolio goes to the last known row at or before that bar, so with
+        ``rebalance="D"`` on daily bars it trades whenever the targets change (and back to the
+        targets after any drift). The limits apply to every forward-filled row.
     rebalance : str, pandas.DateOffset or None, default "ME"
         Pandas offset whose periods' last bars are rebalance bars (plus the first bar); ``None``
         trades on the first bar only.
@@ -305,22 +388,23 @@ def run_portfolio(
         duplicate columns, a non-positive or infinite price, or a weighted symbol with no price.
     ValidationError
         On a weight for an unknown symbol, a non-finite weight, net weights above 1, gross above
-        ``max_gross``, a bad ``rebalance`` offset, commission, ``cash`` or ``drift_band``.
+        ``max_gross``, a bad ``rebalance`` offset, commission, ``cash`` or ``drift_band``; for a
+        weights frame also on an empty frame, duplicate columns, or an index that is not a
+        unique DatetimeIndex of bars of ``closes``.
     """
     from core.backtest.metrics import compute_stats
 
     _check_closes(closes)
     _check_settings(cash, drift_band, max_gross)
-    target_map = _check_weights(weights, closes, float(max_gross))
+    symbols, target = _targets(weights, closes, float(max_gross))
     terms = resolve_commission(commission).terms
     mask = _rebalance_mask(closes.index, rebalance)
-    symbols = [c for c in closes.columns if c in target_map]
     frame = _check_prices(closes[symbols])
-    empty = [s for s in symbols if target_map[s] != 0.0 and frame[s].isna().all()]
+    empty = [s for j, s in enumerate(symbols)
+             if (target[:, j] != 0.0).any() and frame[s].isna().all()]
     if empty:
         raise DataError(f"symbol {empty[0]!r} has no prices (its close column is all NaN).")
     prices = np.ascontiguousarray(frame.to_numpy())
-    target = np.array([target_map[s] for s in symbols], dtype=np.float64)
 
     cash_path, units, fills = _simulate(prices, mask, target, float(cash), terms,
                                         bool(fractional), float(drift_band))
