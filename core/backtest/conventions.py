@@ -86,8 +86,32 @@ _DAY = pd.Timedelta(days=1)
 
 def _trades_weekends(index: pd.DatetimeIndex, conventions: MetricConventions) -> bool:
     """Whether the bars cover weekends, i.e. the market trades 7 days a week."""
-    weekend_share = float(np.mean(index.day_of_week >= 5))
+    if index.tz is None and not index.hasnans:  # day of week straight from the int64 stamps
+        days = index.asi8 // _units_per_day(index)
+        day_of_week = (days + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    else:  # wall-clock day in the index's time zone
+        day_of_week = index.day_of_week
+    weekend_share = float(np.mean(day_of_week >= 5))
     return weekend_share > conventions.weekend_share_threshold
+
+
+def _units_per_day(index: pd.DatetimeIndex) -> int:
+    """Number of ticks of the index's resolution in one day."""
+    return int(np.timedelta64(1, "D").astype(f"m8[{index.unit}]").astype(np.int64))
+
+
+def _median_spacing(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """``pd.Series(index).diff().iloc[1:].median()``, computed on the int64 stamps.
+
+    As pandas does it: the int64 differences as float64, their median (the middle value, or the
+    two middle values summed and halved), truncated back to an integer timedelta.
+    """
+    if index.hasnans:
+        return pd.Series(index).diff().iloc[1:].median()
+    steps = np.sort(np.diff(index.asi8).astype(np.float64))
+    half, odd = divmod(len(steps), 2)
+    median = steps[half] if odd else (steps[half - 1] + steps[half]) / 2.0
+    return pd.Timedelta(np.int64(median).astype(f"m8[{index.unit}]"))
 
 
 def _bars_per_day(index: pd.DatetimeIndex, spacing: pd.Timedelta) -> float:
@@ -149,7 +173,7 @@ def infer_periods_per_year(
         )
     if len(index) < 2:
         raise ValueError("need at least two timestamps to infer periods per year")
-    spacing = pd.Series(index).diff().iloc[1:].median()
+    spacing = _median_spacing(index)
     if not spacing > pd.Timedelta(0):
         raise ValueError("timestamps must increase to infer periods per year")
     weekends = _trades_weekends(index, conventions)

@@ -41,7 +41,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ percent) are the ones the statistics read; other columns are ignored."""
 _REQUIRED_TRADE_COLUMNS = ("entry_time", "exit_time", "pnl", "return_pct")
 _DAY = pd.Timedelta(days=1)
 _NAN = float("nan")
+_NAT_I8 = np.iinfo(np.int64).min  # NaT as int64
 
 
 @dataclass(frozen=True)
@@ -269,10 +270,10 @@ def compute_stats(
         ``trades`` lacks a required column; if ``benchmark`` shares no timestamp with
         ``equity``; or if ``periods_per_year`` or ``risk_free`` is out of range.
     """
-    equity = _validate_equity(equity)
+    index, values = _validate_equity(equity)
     conventions = DEFAULT_CONVENTIONS
     if periods_per_year is None:
-        periods_per_year = infer_periods_per_year(equity.index, conventions)
+        periods_per_year = infer_periods_per_year(index, conventions)
     periods_per_year = float(periods_per_year)
     if not (math.isfinite(periods_per_year) and periods_per_year > 0):
         raise ValueError(f"periods_per_year must be a positive number, got {periods_per_year}")
@@ -280,24 +281,26 @@ def compute_stats(
         raise ValueError(f"risk_free must be a finite annual rate above -1, got {risk_free}")
     trades_df = _validate_trades(trades)
 
-    values = equity.to_numpy()
-    returns = _returns(equity)
-    start, end = equity.index[0], equity.index[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
+        returns = _returns(values)  # on index[1:], NaN where undefined
+        clean = returns[~np.isnan(returns)]
+        moments = _Moments(len(clean), _mean(clean), _std(clean))
+        times = _trade_times(trades_df, index)
+        start, end = index[0], index[-1]
         result: dict[str, Any] = {
             "start": start,
             "end": end,
             "duration_days": (end - start) / _DAY,
             "periods_per_year": periods_per_year,
-            "exposure_pct": _exposure_pct(trades, trades_df, equity.index),
+            "exposure_pct": _exposure_pct(trades, times, index),
             "final_equity": float(values[-1]),
             "peak_equity": float(values.max()),
             "return_pct": _safe_div(values[-1] - values[0], values[0]) * 100,
-            **_return_metrics(returns.dropna(), periods_per_year, risk_free),
-            **_drawdown_metrics(equity),
-            **_tail_metrics(returns.dropna(), conventions.var_confidences, conventions.var_sigma),
-            **_trade_metrics(trades_df, equity.index[-1]),
-            **_benchmark_metrics(returns, benchmark, equity.index, periods_per_year),
+            **_return_metrics(clean, moments, periods_per_year, risk_free),
+            **_drawdown_metrics(values, index),
+            **_tail_metrics(clean, moments, conventions.var_confidences, conventions.var_sigma),
+            **_trade_metrics(trades_df, times, index),
+            **_benchmark_metrics(returns, benchmark, index, periods_per_year),
         }
     result["calmar"] = _safe_div(result["cagr_pct"], abs(result["max_drawdown_pct"]))
     return BacktestStats(**{k: _clean(v) for k, v in result.items()})
@@ -306,27 +309,28 @@ def compute_stats(
 # ----------------------------------------------------------------------------- validation
 
 
-def _validate_equity(equity: pd.Series) -> pd.Series:
-    """Check the equity curve and return it as floats."""
+def _validate_equity(equity: pd.Series) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Check the equity curve and return its index and its values as floats."""
     if not isinstance(equity, pd.Series):
         raise TypeError(f"equity must be a pandas Series, got {type(equity).__name__}")
     if not isinstance(equity.index, pd.DatetimeIndex):
         raise TypeError(f"equity must have a DatetimeIndex, got {type(equity.index).__name__}")
     if len(equity) < 2:
         raise ValueError(f"need at least two equity points, got {len(equity)}")
-    equity = equity.astype(float)
-    bad = ~np.isfinite(equity.to_numpy())
+    values = _float_values(equity)
+    index = equity.index
+    bad = ~np.isfinite(values)
     if bad.any():
         first = int(np.argmax(bad))
         raise ValueError(
-            f"equity has a non-finite value ({equity.iloc[first]}) at {equity.index[first]}"
+            f"equity has a non-finite value ({values[first]}) at {index[first]}"
             f" (first of {int(bad.sum())})"
         )
-    if not (equity.index.is_monotonic_increasing and equity.index.is_unique):
+    if not (index.is_monotonic_increasing and index.is_unique):
         raise ValueError("equity index must be strictly increasing (sorted, no duplicates)")
-    if equity.iloc[0] <= 0:
-        raise ValueError(f"equity must start above zero, got {equity.iloc[0]} at {equity.index[0]}")
-    return equity
+    if values[0] <= 0:
+        raise ValueError(f"equity must start above zero, got {values[0]} at {index[0]}")
+    return index, values
 
 
 def _validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -343,14 +347,66 @@ def _validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame | None:
     return trades
 
 
-def _returns(equity: pd.Series) -> pd.Series:
-    """Per-period simple returns on ``equity.index[1:]``; infinite returns become NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = equity.pct_change().iloc[1:]
-    return returns.replace([np.inf, -np.inf], np.nan)
+def _returns(values: np.ndarray) -> np.ndarray:
+    """Per-period simple returns (``pct_change`` without its first row); inf becomes NaN."""
+    returns = values[1:] / values[:-1] - 1
+    returns[np.isinf(returns)] = np.nan
+    return returns
 
 
 # ----------------------------------------------------------------------------- helpers
+#
+# The reductions below reproduce pandas' skipna reductions (pandas.core.nanops) on float64
+# arrays operation for operation, so the results are bit-identical to the Series methods:
+# missing values are replaced by 0 and the whole array is summed (numpy's pairwise sum), then
+# divided by the count of non-missing values.
+
+_F8 = np.dtype(np.float64)
+
+
+def _float_values(series: pd.Series) -> np.ndarray:
+    """``series.astype(float).to_numpy()``, without the copy when already float64."""
+    if series.dtype == _F8:
+        return series.to_numpy()
+    return series.astype(float).to_numpy()
+
+
+def _mean(x: np.ndarray) -> float:
+    """``pd.Series(x).mean()``: NaN skipped; NaN when nothing is left."""
+    mask = np.isnan(x)
+    count = x.size - int(np.count_nonzero(mask))
+    if count == 0:
+        return _NAN
+    if count != x.size:
+        x = np.where(mask, 0.0, x)
+    return x.sum() / np.float64(count)
+
+
+def _std(x: np.ndarray, ddof: int = 1) -> float:
+    """``pd.Series(x).std(ddof=ddof)``: two-pass, NaN skipped; NaN without enough values."""
+    mask = np.isnan(x)
+    count = x.size - int(np.count_nonzero(mask))
+    if count - ddof <= 0:
+        return _NAN
+    has_nan = count != x.size
+    if has_nan:
+        x = np.where(mask, 0.0, x)
+    sqr = (x.sum() / np.float64(count) - x) ** 2
+    if has_nan:
+        sqr[mask] = 0.0
+    return np.sqrt(sqr.sum() / np.float64(count - ddof))
+
+
+def _max(x: np.ndarray) -> float:
+    """``pd.Series(x).max()``: NaN skipped; NaN when nothing is left."""
+    x = x[~np.isnan(x)]
+    return x.max() if x.size else _NAN
+
+
+def _min(x: np.ndarray) -> float:
+    """``pd.Series(x).min()``: NaN skipped; NaN when nothing is left."""
+    x = x[~np.isnan(x)]
+    return x.min() if x.size else _NAN
 
 
 def _safe_div(num: float, den: float) -> float:
@@ -374,20 +430,29 @@ def _clean(value: Any) -> Any:
 # ----------------------------------------------------------------------------- returns
 
 
-def _return_metrics(returns: pd.Series, periods: float, risk_free: float) -> dict[str, float]:
+class _Moments(NamedTuple):
+    """Count, mean and sample standard deviation of the (NaN-free) returns, computed once."""
+
+    n: int
+    mean: float
+    std: float
+
+
+def _return_metrics(returns: np.ndarray, moments: _Moments, periods: float,
+                    risk_free: float) -> dict[str, float]:
     """CAGR, volatility, Sharpe and Sortino as quantstats computes them."""
-    n = int(returns.count())
-    excess = returns
+    n = moments.n
+    excess, mean, std = returns, moments.mean, moments.std
     if risk_free != 0:  # quantstats' to_excess_returns with nperiods
         excess = returns - (np.power(1 + risk_free, 1.0 / periods) - 1.0)
+        mean, std = _mean(excess), _std(excess)
 
-    std = float(excess.std(ddof=1))
-    sharpe = _safe_div(excess.mean(), std) * np.sqrt(periods)
+    sharpe = _safe_div(mean, std) * np.sqrt(periods)
 
     downside = np.sqrt((excess[excess < 0] ** 2).sum() / n) if n else _NAN
-    sortino = _safe_div(excess.mean(), downside) * np.sqrt(periods)
+    sortino = _safe_div(mean, downside) * np.sqrt(periods)
 
-    wealth = (returns.add(1).prod() - 1) + 1.0  # quantstats' comp(), then + 1
+    wealth = ((returns + 1).prod() - 1) + 1.0  # quantstats' comp(), then + 1
     if n == 0 or wealth < 0:
         cagr = _NAN
     else:
@@ -395,32 +460,33 @@ def _return_metrics(returns: pd.Series, periods: float, risk_free: float) -> dic
 
     return {
         "cagr_pct": cagr * 100,
-        "volatility_pct": returns.std(ddof=1) * np.sqrt(periods) * 100,
+        "volatility_pct": moments.std * np.sqrt(periods) * 100,
         "sharpe": sharpe,
         "sortino": sortino,
     }
 
 
-def _tail_metrics(returns: pd.Series, confidences: tuple[float, ...],
+def _tail_metrics(returns: np.ndarray, moments: _Moments, confidences: tuple[float, ...],
                   sigma: float) -> dict[str, float]:
     """Historical and parametric (normal) VaR and Expected Shortfall per confidence level."""
     out: dict[str, float] = {}
-    mu = float(returns.mean()) if len(returns) else _NAN
-    sd = sigma * float(returns.std(ddof=1)) if len(returns) > 1 else _NAN
-    for confidence in confidences:
-        alpha = 1 - confidence
+    n = moments.n
+    mu = float(moments.mean) if n else _NAN
+    sd = sigma * float(moments.std) if n > 1 else _NAN
+    alphas = [1 - confidence for confidence in confidences]
+    # pandas' Series.quantile is np.quantile (linear) on the non-missing values
+    thresholds = np.quantile(returns, alphas) if n else [_NAN] * len(alphas)
+    normal = NormalDist()
+    for confidence, alpha, threshold in zip(confidences, alphas, thresholds, strict=True):
         label = f"{round(confidence * 100):d}"
-        if len(returns):
-            threshold = float(returns.quantile(alpha))
-            es_hist = float(returns[returns <= threshold].mean())
-        else:
-            threshold = es_hist = _NAN
-        z = NormalDist().inv_cdf(alpha)
+        threshold = float(threshold)
+        es_hist = float(_mean(returns[returns <= threshold])) if n else _NAN
+        z = normal.inv_cdf(alpha)
         if math.isnan(sd):
             var_param = es_param = _NAN
         else:  # quantstats: norm.ppf(alpha, mu, sd); closed-form normal ES (mu if sd == 0)
             var_param = mu + sd * z
-            es_param = mu - sd * NormalDist().pdf(z) / alpha if sd else mu
+            es_param = mu - sd * normal.pdf(z) / alpha if sd else mu
         out[f"var_{label}_pct"] = threshold * 100
         out[f"es_{label}_pct"] = es_hist * 100
         out[f"var_{label}_param_pct"] = var_param * 100
@@ -431,9 +497,14 @@ def _tail_metrics(returns: pd.Series, confidences: tuple[float, ...],
 # ----------------------------------------------------------------------------- drawdowns
 
 
-def _drawdown_metrics(equity: pd.Series) -> dict[str, float]:
+def _day_counts(index: pd.DatetimeIndex, stops: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(index[stops] - index[starts]) / 1 day``, on the int64 timestamps."""
+    i8 = index.asi8
+    return (i8[stops] - i8[starts]).view(f"m8[{index.unit}]") / _DAY
+
+
+def _drawdown_metrics(values: np.ndarray, index: pd.DatetimeIndex) -> dict[str, float]:
     """Maximum drawdown (quantstats) and drawdown periods (backtesting.py)."""
-    values = equity.to_numpy()
     peak = np.maximum.accumulate(values)
     ratio = values / peak
     max_dd = float(np.nanmin(ratio)) - 1  # quantstats: (prices / expanding max).min() - 1
@@ -455,9 +526,10 @@ def _drawdown_metrics(equity: pd.Series) -> dict[str, float]:
             "avg_drawdown_pct": _NAN,
             "avg_drawdown_duration_days": _NAN,
         }
-    index = equity.index
-    durations = (index[stops] - index[starts]) / _DAY
-    depths = np.array([under[a:b + 1].max() for a, b in zip(starts, stops, strict=True)])
+    durations = _day_counts(index, stops, starts)
+    # Deepest point of each period, under[start:stop + 1].max(): the segments from one start to
+    # the next also hold bars at a peak (under == 0), which cannot raise a maximum that is > 0.
+    depths = np.maximum.reduceat(under, starts)
     return {
         "max_drawdown_pct": max_dd * 100,
         "max_drawdown_duration_days": float(np.max(durations)),
@@ -469,23 +541,46 @@ def _drawdown_metrics(equity: pd.Series) -> dict[str, float]:
 # ----------------------------------------------------------------------------- trades
 
 
-def _exposure_pct(trades: pd.DataFrame | None, trades_df: pd.DataFrame | None,
+class _TradeTimes(NamedTuple):
+    """Entry and exit times of the trades, read once from the frame."""
+
+    entry: pd.DatetimeIndex
+    exit: pd.DatetimeIndex
+    native: bool  # both columns already have the dtype (unit and tz) of the equity index
+    columns: tuple[pd.Series, pd.Series]  # the raw entry_time and exit_time columns
+
+
+def _trade_times(trades: pd.DataFrame | None, index: pd.DatetimeIndex) -> _TradeTimes | None:
+    """Entry and exit times of the trades as DatetimeIndexes comparable with ``index``."""
+    if trades is None:
+        return None
+    entry_col, exit_col = trades["entry_time"], trades["exit_time"]
+    native = entry_col.dtype == index.dtype == exit_col.dtype
+    return _TradeTimes(_as_times(entry_col, index), _as_times(exit_col, index), native,
+                       (entry_col, exit_col))
+
+
+def _exposure_pct(trades: pd.DataFrame | None, times: _TradeTimes | None,
                   index: pd.DatetimeIndex) -> float:
     """Share of bars with an open trade, entry to exit bar inclusive (backtesting.py)."""
     if trades is None:
         return _NAN
-    if trades_df is None:
+    if times is None:
         return 0.0
-    entry = _as_times(trades_df["entry_time"], index)
-    exit_ = _as_times(trades_df["exit_time"], index)
-    first = index.searchsorted(entry, side="left")  # first bar at or after the entry
-    last = index.searchsorted(exit_, side="right") - 1  # last bar at or before the exit
+    entry, exit_ = times.entry, times.exit
+    if entry.dtype == index.dtype == exit_.dtype:  # same unit and tz: search the int64 stamps
+        i8 = index.asi8
+        first = np.searchsorted(i8, entry.asi8, side="left")
+        last = np.searchsorted(i8, exit_.asi8, side="right") - 1
+    else:
+        first = index.searchsorted(entry, side="left")  # first bar at or after the entry
+        last = index.searchsorted(exit_, side="right") - 1  # last bar at or before the exit
     last = np.where(exit_.isna(), len(index) - 1, last)
     first = np.where(entry.isna(), 0, first)
     valid = last >= first
-    change = np.zeros(len(index) + 1, dtype=np.int64)
-    np.add.at(change, first[valid], 1)
-    np.add.at(change, last[valid] + 1, -1)
+    size = len(index) + 1
+    change = (np.bincount(first[valid], minlength=size)
+              - np.bincount(last[valid] + 1, minlength=size))
     have_position = np.cumsum(change[:-1]) > 0
     return float(have_position.mean() * 100)
 
@@ -498,66 +593,82 @@ def _as_times(column: pd.Series, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return times
 
 
-def _geometric_mean(returns: pd.Series) -> float:
+def _trade_durations(times: _TradeTimes, index: pd.DatetimeIndex) -> np.ndarray:
+    """``exit_time - entry_time`` in days, an open trade (NaT exit) running to the last bar."""
+    entry, exit_ = times.entry, times.exit
+    if not times.native:  # mixed units, strings, ...: pandas' own conversion and arithmetic
+        entry_s = pd.to_datetime(times.columns[0])
+        exit_s = pd.to_datetime(times.columns[1]).fillna(index[-1])
+        return ((exit_s - entry_s) / _DAY).to_numpy()
+    entry_i8, exit_i8 = entry.asi8, exit_.asi8
+    exit_i8 = np.where(exit_.isna(), index.asi8[-1], exit_i8)
+    spans = np.where(entry.isna(), _NAT_I8, exit_i8 - entry_i8)
+    return spans.view(f"m8[{index.unit}]") / _DAY
+
+
+def _geometric_mean(returns: np.ndarray) -> float:
     """backtesting.py's geometric_mean: 0 if any return is -100% or worse."""
-    growth = returns.fillna(0) + 1
+    growth = np.where(np.isnan(returns), 0.0, returns) + 1
     if np.any(growth <= 0):
         return 0.0
     return float(np.exp(np.log(growth).sum() / (len(growth) or np.nan)) - 1)
 
 
-def _trade_metrics(trades: pd.DataFrame | None, last_time: pd.Timestamp) -> dict[str, Any]:
+def _trade_metrics(trades: pd.DataFrame | None, times: _TradeTimes | None,
+                   index: pd.DatetimeIndex) -> dict[str, Any]:
     """Trade statistics as backtesting.py's compute_stats defines them."""
     names = ("win_rate_pct", "profit_factor", "expectancy", "expectancy_pct", "avg_trade_pct",
              "best_trade_pct", "worst_trade_pct", "avg_trade_duration_days",
              "max_trade_duration_days", "sqn", "kelly")
-    if trades is None:
+    if trades is None or times is None:
         return {"trades": 0, **dict.fromkeys(names, _NAN)}
-    pnl = trades["pnl"].astype(float)
-    returns = trades["return_pct"].astype(float) / 100  # percent -> fraction, as backtesting.py
+    pnl = _float_values(trades["pnl"])
+    returns = _float_values(trades["return_pct"]) / 100  # percent -> fraction, as backtesting.py
     n = len(trades)
-    entry = pd.to_datetime(trades["entry_time"])
-    exit_ = pd.to_datetime(trades["exit_time"]).fillna(last_time)
-    durations = (exit_ - entry) / _DAY
-    win_rate = float((pnl > 0).mean())
+    durations = _trade_durations(times, index)
+    win_rate = int(np.count_nonzero(pnl > 0)) / n
     return {
         "trades": n,
         "win_rate_pct": win_rate * 100,
         "profit_factor": _safe_div(returns[returns > 0].sum(), abs(returns[returns < 0].sum())),
-        "expectancy": float(pnl.mean()),
-        "expectancy_pct": float(returns.mean()) * 100,
+        "expectancy": float(_mean(pnl)),
+        "expectancy_pct": float(_mean(returns)) * 100,
         "avg_trade_pct": _geometric_mean(returns) * 100,
-        "best_trade_pct": float(returns.max()) * 100,
-        "worst_trade_pct": float(returns.min()) * 100,
-        "avg_trade_duration_days": float(durations.mean()),
-        "max_trade_duration_days": float(durations.max()),
-        "sqn": np.sqrt(n) * _safe_div(pnl.mean(), pnl.std(ddof=1)),
-        "kelly": win_rate - (1 - win_rate) / _safe_div(pnl[pnl > 0].mean(),
-                                                       -pnl[pnl < 0].mean()),
+        "best_trade_pct": float(_max(returns)) * 100,
+        "worst_trade_pct": float(_min(returns)) * 100,
+        "avg_trade_duration_days": float(_mean(durations)),
+        "max_trade_duration_days": float(_max(durations)),
+        "sqn": np.sqrt(n) * _safe_div(_mean(pnl), _std(pnl)),
+        "kelly": win_rate - (1 - win_rate) / _safe_div(_mean(pnl[pnl > 0]),
+                                                       -_mean(pnl[pnl < 0])),
     }
 
 
 # ----------------------------------------------------------------------------- benchmark
 
 
-def _benchmark_metrics(returns: pd.Series, benchmark: pd.Series | None, index: pd.DatetimeIndex,
-                       periods: float) -> dict[str, float]:
+def _benchmark_metrics(returns: np.ndarray, benchmark: pd.Series | None,
+                       index: pd.DatetimeIndex, periods: float) -> dict[str, float]:
     """Buy & hold return of the benchmark and quantstats' greeks (alpha, beta) against it."""
     if benchmark is None:
         return {"buy_hold_return_pct": _NAN, "alpha": _NAN, "beta": _NAN}
     if not isinstance(benchmark, pd.Series):
         raise TypeError(f"benchmark must be a pandas Series, got {type(benchmark).__name__}")
-    prices = benchmark.astype(float).reindex(index).replace([np.inf, -np.inf], np.nan)
-    valid = prices.dropna()
-    if valid.empty:
+    if benchmark.dtype != _F8:
+        benchmark = benchmark.astype(float)
+    prices = benchmark.reindex(index).to_numpy()
+    prices = np.where(np.isinf(prices), np.nan, prices)
+    valid = prices[~np.isnan(prices)]
+    if valid.size == 0:
         raise ValueError("benchmark shares no timestamp with equity (check the index and its tz)")
-    buy_hold = _safe_div(valid.iloc[-1] - valid.iloc[0], valid.iloc[0]) * 100
+    buy_hold = _safe_div(valid[-1] - valid[0], valid[0]) * 100
 
-    bench_returns = prices.pct_change().iloc[1:].replace([np.inf, -np.inf], np.nan)
-    paired = pd.DataFrame({"r": returns, "b": bench_returns}).dropna()
-    if len(paired) < 2:
+    bench_returns = _returns(prices)
+    paired = ~(np.isnan(returns) | np.isnan(bench_returns))
+    if np.count_nonzero(paired) < 2:
         return {"buy_hold_return_pct": buy_hold, "alpha": _NAN, "beta": _NAN}
-    matrix = np.cov(paired["r"], paired["b"])
+    r, b = returns[paired], bench_returns[paired]
+    matrix = np.cov(r, b)
     beta = _safe_div(matrix[0, 1], matrix[1, 1])
-    alpha = (paired["r"].mean() - beta * paired["b"].mean()) * periods
+    alpha = (_mean(r) - beta * _mean(b)) * periods
     return {"buy_hold_return_pct": buy_hold, "alpha": alpha, "beta": beta}
