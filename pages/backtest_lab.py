@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +18,7 @@ from components.backtest_data import simulated_bars, source_bars, uploaded_bars
 from components.exports import render_downloads
 from components.runtime import get_runtime
 from components.strategy_form import param_inputs
-from core.backtest import run_backtest
+from core.backtest import run_backtest, run_pairs
 from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
 from core.errors import DataError, GSError, ValidationError
 from core.feeds.base import HistorySource
@@ -53,6 +54,11 @@ with left:
     data_slot = st.empty()
     strategy_name = st.selectbox("Strategy", names, index=names.index("sma_cross"),
                                  format_func=lambda n: STRATEGIES[n].title or n)
+    leg_b = None
+    if strategy_name == "pairs":
+        leg_b = st.selectbox("Second leg (B)", catalog, index=catalog.index("MSFT"),
+                             help="Pairs trade both legs: A (above) against B, hedged by the "
+                                  "rolling ratio. B uses the same kind of history as A.")
     benchmark_choice = st.selectbox(
         "Benchmark", ["Buy & hold of the same data", *catalog],
         help="Buy-and-hold return, alpha and beta are measured against it; a catalog symbol "
@@ -86,6 +92,19 @@ def _load() -> pd.DataFrame:
     if source.startswith("Market data"):
         return source_bars(feed, symbol, years, today)
     return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+
+
+def _pairs(data: pd.DataFrame) -> SimpleNamespace:
+    """Both legs traded by run_pairs; its orders stand in for trades on the page."""
+    today = datetime.now(UTC).date().isoformat()
+    other = (source_bars(feed, leg_b, years, today) if source.startswith("Market data")
+             else simulated_bars(leg_b, runtime.settings.sim_seed, years, today))
+    close_a = data["Close"].rename(symbol or "A")
+    close_b = other["Close"].rename(leg_b).reindex(data.index).ffill()
+    keys = ("lookback", "z_lookback", "entry_z", "exit_z")
+    run = run_pairs(close_a, close_b, cash=cash, commission=commission,
+                    **{k: params[k] for k in keys})
+    return SimpleNamespace(stats=run.stats, trades=run.orders, equity=run.equity)
 
 
 def _benchmark(data: pd.DataFrame) -> pd.Series | None:
@@ -127,8 +146,11 @@ def _run() -> tuple[pd.DataFrame, pd.Series | None, object] | None:
         return None
     try:
         benchmark = _benchmark(data)
-        run = run_backtest(data, strategy_name, params, benchmark=benchmark, cash=cash,
-                           commission=commission, spread=spread, fill=fill)
+        if leg_b is not None:
+            run = _pairs(data)
+        else:
+            run = run_backtest(data, strategy_name, params, benchmark=benchmark, cash=cash,
+                               commission=commission, spread=spread, fill=fill)
     except GSError as exc:
         slot = param_slot if str(exc).startswith(f"{strategy_name}:") else right
         slot.error(str(exc), icon=":material/error:")
@@ -140,6 +162,8 @@ outcome = _run() if submitted else None
 if outcome is not None:
     data, benchmark, run = outcome
     label = symbol or (upload.name if upload else "data")
+    if leg_b is not None:
+        label = f"{label}/{leg_b}"
     title = f"{label} · {strategy_name}({', '.join(f'{k}={v}' for k, v in params.items())})"
     config = {"data": label, "simulated": source == "Simulated history",
               "benchmark": benchmark_choice, "strategy": strategy_name,
@@ -154,7 +178,8 @@ if outcome is not None:
             st.toast(f"The run was not saved: {exc}")
     st.session_state["bt_result"] = {"title": title, "stats": dict(run.stats),
                                      "trades": run.trades, "equity": run.equity,
-                                     "data": data, "config": config, "id": run_id,
+                                     "data": None if leg_b else data, "config": config,
+                                     "id": run_id,
                                      "benchmark": benchmark}
 
 result = st.session_state.get("bt_result")
@@ -183,8 +208,8 @@ if result:
     tabs[1].plotly_chart(drawdown_figure(equity), width="stretch")
     tabs[2].plotly_chart(monthly_heatmap_figure(equity), width="stretch")
     if data is None:
-        tabs[3].info("A reopened run keeps its equity, trades and statistics, not the prices; "
-                     "run it again to see the trades on the chart.")
+        tabs[3].info("This chart shows single-symbol runs made in this session; a pairs run's "
+                     "orders (both legs) and a reopened run's trades are in the Trades tab.")
     else:
         tabs[3].plotly_chart(trades_figure(data, trades, result["title"]), width="stretch")
     with tabs[4]:

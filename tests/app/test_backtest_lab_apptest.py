@@ -98,3 +98,17 @@ def test_a_chosen_benchmark_is_used() -> None:
     assert "vs benchmark" in delta
     stored = at.dataframe[-1].value
     assert len(stored) == 1
+
+
+def test_pairs_trades_both_legs_from_the_form() -> None:
+    at = _lab()
+    strategy = next(s for s in at.selectbox if s.label == "Strategy")
+    at = strategy.set_value("pairs").run()
+    leg_b = next(s for s in at.selectbox if s.label == "Second leg (B)")
+    at = leg_b.set_value("QQQ").run()
+    at = _run(at)
+    assert not at.exception and not at.error
+    assert {m.label for m in at.metric} >= {"Return", "Sharpe"}
+    assert "AAPL/QQQ · pairs" in at.subheader[0].value
+    orders = next(d.value for d in at.dataframe if "symbol" in d.value.columns)
+    assert set(orders["symbol"]) == {"AAPL", "QQQ"}
