@@ -103,7 +103,7 @@ def test_bad_frames_are_counted_and_a_shutdown_notice_reconnects_at_once() -> No
         src = MiniSource(venue.url, backoff=BackoffConfig(initial=30, jitter=0), min_session_s=0)
         src.subscribe(["BTCUSDT"])
         src.start(got.extend)
-        venue.wait_for_clients()
+        venue.wait_for(lambda: {"sub": ["BTCUSDT"]} in [json.loads(m) for m in venue.received])
         venue.send_all('{"weird": 1}')
         venue.send_all(json.dumps({"bye": True}))
         _until(lambda: src.connections == 2)  # no 30 s backoff for a planned reconnect
@@ -134,7 +134,7 @@ def test_unsubscribe_and_unknown_symbols() -> None:
             src.subscribe(["AAPL"])
         src.subscribe(["BTCUSDT", "ETHUSDT"])
         src.start(lambda _e: None)
-        venue.wait_for_clients()
+        venue.wait_for(lambda: any("sub" in json.loads(m) for m in venue.received))
         src.unsubscribe(["ETHUSDT"])
         venue.wait_for(lambda: {"unsub": ["ETHUSDT"]} in [json.loads(m) for m in venue.received])
         assert src.symbols() == ("BTCUSDT",)
