@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -31,6 +32,12 @@ class BackoffConfig:
                 "Reconnection backoff needs an initial delay > 0 s, a factor >= 1, a cap >= the "
                 f"initial delay and a jitter in [0, 1); got initial={self.initial}, "
                 f"factor={self.factor}, cap={self.cap}, jitter={self.jitter}.")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BackoffConfig:
+        """The ``GS_RECONNECT_*`` policy every socket source shares."""
+        return cls(initial=settings.reconnect_initial_s, factor=settings.reconnect_factor,
+                   cap=settings.reconnect_cap_s)
 
 
 class Backoff:

@@ -14,8 +14,9 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import websocket
 
@@ -43,6 +44,25 @@ class Parsed:
 
 
 Connect = Callable[..., websocket.WebSocket]
+
+
+def handshake_replies(conn: websocket.WebSocket, venue: str, step: str, timeout: float,
+                      decode: Callable[[str], list[Any]], frames: int = 3) -> Iterator[list[Any]]:
+    """The venue's next ``frames`` replies during a login step, each decoded by ``decode``.
+
+    Raises FeedError naming the venue and step on a timeout or a frame ``decode`` rejects
+    (with ValueError); the caller returns as soon as it sees the reply it waits for.
+    """
+    for _ in range(frames):
+        try:
+            raw = conn.recv()
+        except websocket.WebSocketTimeoutException:
+            raise FeedError(f"{venue} did not answer the {step} within {timeout:g} s.") from None
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        try:
+            yield decode(text)
+        except ValueError as exc:
+            raise FeedError(f"{exc} (during the {step})") from None
 
 
 @dataclass(slots=True)

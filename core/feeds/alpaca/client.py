@@ -22,7 +22,6 @@ from core.feeds.alpaca.parsing import (
     ERROR_MEANINGS,
     TEST_SYMBOL,
     VENUE,
-    FrameError,
     auth_message,
     control_messages,
     error_text,
@@ -30,7 +29,7 @@ from core.feeds.alpaca.parsing import (
     parse_frame,
     subscription_messages,
 )
-from core.feeds.ws_client import AuthError, Parsed, WebSocketSource
+from core.feeds.ws_client import AuthError, Parsed, WebSocketSource, handshake_replies
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +127,8 @@ class AlpacaSource(WebSocketSource):
 
     # --- handshake helpers ---------------------------------------------------------------------
     def _await(self, conn: websocket.WebSocket, wanted: str, step: str) -> None:
-        for _ in range(_FRAMES_PER_STEP):
-            try:
-                raw = conn.recv()
-            except websocket.WebSocketTimeoutException:
-                raise FeedError(f"{VENUE} did not answer the {step} within "
-                                f"{self.config.handshake_timeout:g} s.") from None
-            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-            try:
-                found = control_messages(text)
-            except FrameError as exc:
-                raise FeedError(f"{exc} (during the {step})") from None
+        for found in handshake_replies(conn, VENUE, step, self.config.handshake_timeout,
+                                       control_messages, _FRAMES_PER_STEP):
             for kind, code, msg in found:
                 if kind == "success" and msg == wanted:
                     return

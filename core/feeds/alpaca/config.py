@@ -79,8 +79,7 @@ class AlpacaConfig:
         -------
         AlpacaConfig
         """
-        backoff = BackoffConfig(initial=settings.reconnect_initial_s,
-                                factor=settings.reconnect_factor, cap=settings.reconnect_cap_s)
+        backoff = BackoffConfig.from_settings(settings)
         values: dict[str, object] = {"key": settings.secret("GS_ALPACA_KEY"),
                                      "secret": settings.secret("GS_ALPACA_SECRET"),
                                      "url": settings.alpaca_url, "backoff": backoff}

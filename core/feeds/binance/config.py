@@ -108,6 +108,5 @@ class BinanceConfig:
         -------
         BinanceConfig
         """
-        backoff = BackoffConfig(initial=settings.reconnect_initial_s,
-                                factor=settings.reconnect_factor, cap=settings.reconnect_cap_s)
+        backoff = BackoffConfig.from_settings(settings)
         return cls(url=settings.binance_url, backoff=backoff, **overrides)  # type: ignore[arg-type]

@@ -21,14 +21,13 @@ from core.feeds.polygon.parsing import (
     AUTH_REFUSALS,
     DISCONNECT_NOTES,
     VENUE,
-    FrameError,
     auth_message,
     is_stock_symbol,
     parse_frame,
     statuses,
     subscription_messages,
 )
-from core.feeds.ws_client import AuthError, Parsed, WebSocketSource
+from core.feeds.ws_client import AuthError, Parsed, WebSocketSource, handshake_replies
 
 log = logging.getLogger(__name__)
 
@@ -119,17 +118,8 @@ class PolygonSource(WebSocketSource):
 
     # --- handshake helpers ---------------------------------------------------------------------
     def _await(self, conn: websocket.WebSocket, wanted: str, step: str) -> None:
-        for _ in range(_FRAMES_PER_STEP):
-            try:
-                raw = conn.recv()
-            except websocket.WebSocketTimeoutException:
-                raise FeedError(f"{VENUE} did not answer the {step} within "
-                                f"{self.config.handshake_timeout:g} s.") from None
-            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-            try:
-                found = statuses(text)
-            except FrameError as exc:
-                raise FeedError(f"{exc} (during the {step})") from None
+        for found in handshake_replies(conn, VENUE, step, self.config.handshake_timeout,
+                                       statuses, _FRAMES_PER_STEP):
             for status, message in found:
                 if status == wanted:
                     return

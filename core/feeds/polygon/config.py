@@ -83,8 +83,7 @@ class PolygonConfig:
         -------
         PolygonConfig
         """
-        backoff = BackoffConfig(initial=settings.reconnect_initial_s,
-                                factor=settings.reconnect_factor, cap=settings.reconnect_cap_s)
+        backoff = BackoffConfig.from_settings(settings)
         values: dict[str, object] = {"api_key": settings.secret("GS_POLYGON_API_KEY"),
                                      "url": settings.polygon_url, "backoff": backoff}
         values.update(overrides)

@@ -84,8 +84,7 @@ class YahooConfig:
         -------
         YahooConfig
         """
-        backoff = BackoffConfig(initial=settings.reconnect_initial_s,
-                                factor=settings.reconnect_factor, cap=settings.reconnect_cap_s)
+        backoff = BackoffConfig.from_settings(settings)
         values: dict[str, object] = {"poll_s": settings.yahoo_poll_s, "backoff": backoff}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
