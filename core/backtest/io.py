@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data.tables import SUFFIXES, read_table
 from core.errors import DataError
 
-SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 """File types :func:`load_ohlcv` reads."""
 TIME_ALIASES: tuple[str, ...] = ("date", "datetime", "time", "timestamp", "ts")
 """Accepted names of the bar time column (any case)."""
@@ -77,28 +77,8 @@ def load_ohlcv(path: str | Path) -> pd.DataFrame:
 
 
 def read_frame(path: Path) -> pd.DataFrame:
-    """Read ``path`` as a table; CSV cells stay text so that every cell can be checked.
-
-    Raises
-    ------
-    DataError
-        For an unsupported extension, a missing file, or a file the reader cannot parse.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(f"Cannot load {path}: only .csv and .parquet files are supported, not "
-                        f"'{suffix or path.name}'.")
-    if not path.is_file():
-        raise DataError(f"Cannot load {path}: the file does not exist.")
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"Cannot load {path}: the file is empty.") from None
-    except (ValueError, OSError, NotImplementedError, ImportError) as exc:
-        kind = "CSV" if suffix == ".csv" else "Parquet"
-        raise DataError(f"Cannot load {path}: it is not a readable {kind} file ({exc}).") from None
+    """Read ``path`` as a table (see :func:`core.data.tables.read_table`), index as a column."""
+    frame = read_table(path, "load")
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     return frame

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from core.data.tables import read_table as _read_table
 from core.errors import DataError, InvalidSymbol, ValidationError
 from core.models import Bar, Tick
 from core.symbols import normalize_symbol
@@ -35,7 +36,6 @@ TICK_OPTIONAL = ("bid", "ask")
 BAR_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume")
 BAR_OPTIONAL = ("timeframe",)
 PRICE_COLUMNS = ("open", "high", "low", "close")
-SUFFIXES = (".csv", ".parquet")
 MAX_PROBLEMS = 5
 
 # Epoch numbers below 1e11 are seconds (up to year 5138), below 1e14 milliseconds, below 1e17
@@ -74,32 +74,8 @@ def load_events(path: str | Path, *, source: str = "replay") -> list[Tick] | lis
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read ``path`` as a DataFrame; CSV cells are kept as text so that every cell can be checked.
-
-    Raises
-    ------
-    DataError
-        For an unsupported extension, a missing file, or a file the reader cannot parse.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(
-            f"Cannot replay {path}: only .csv and .parquet files are supported, not "
-            f"'{suffix or path.name}'."
-        )
-    if not path.is_file():
-        raise DataError(f"Cannot replay {path}: the file does not exist.")
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        return pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"Cannot replay {path}: the file is empty.") from None
-    except (ValueError, OSError, NotImplementedError) as exc:
-        kind = "CSV" if suffix == ".csv" else "Parquet"
-        raise DataError(
-            f"Cannot replay {path}: it is not a readable {kind} file ({exc})."
-        ) from None
+    """Read ``path`` as a DataFrame (see :func:`core.data.tables.read_table`)."""
+    return _read_table(path, "replay")
 
 
 def parse_frame(frame: pd.DataFrame, name: str, *, source: str = "replay"
