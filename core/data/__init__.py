@@ -1,0 +1,1 @@
+"""Historical data: reading tables from disk (more tiers come with the data service)."""
