@@ -58,6 +58,9 @@ def test_binance_serves_btc_then_the_simulator_takes_over_when_it_drops(
             time.sleep(0.3)
         row = _row(page, "BTCUSDT")
         assert row[8] == "binance", row  # Symbol, Last, Fused, Bid, Ask, Chg, Chg%, Vol, Source
+        deadline = time.monotonic() + 10  # AAPL's first simulated trade may still be on its way
+        while _row(page, "AAPL")[8:9] != ["simulator"] and time.monotonic() < deadline:
+            time.sleep(0.3)
         assert _row(page, "AAPL")[8] == "simulator"
         banner = page.get_by_text("Simulated market data").locator("..")
         assert "AAPL" in banner.inner_text() and "BTCUSDT" not in banner.inner_text()
