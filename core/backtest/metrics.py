@@ -41,11 +41,12 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from statistics import NormalDist
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.backtest import stats_kernel as K
 from core.backtest.conventions import DEFAULT_CONVENTIONS, infer_periods_per_year
 
 __all__ = ["TRADE_COLUMNS", "BacktestStats", "compute_stats"]
@@ -58,7 +59,6 @@ percent) are the ones the statistics read; other columns are ignored."""
 _REQUIRED_TRADE_COLUMNS = ("entry_time", "exit_time", "pnl", "return_pct")
 _DAY = pd.Timedelta(days=1)
 _NAN = float("nan")
-_NAT_I8 = np.iinfo(np.int64).min  # NaT as int64
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ def compute_stats(
         ``trades`` lacks a required column; if ``benchmark`` shares no timestamp with
         ``equity``; or if ``periods_per_year`` or ``risk_free`` is out of range.
     """
-    index, values = _validate_equity(equity)
+    index, stamps, values = _validate_equity(equity)
     conventions = DEFAULT_CONVENTIONS
     if periods_per_year is None:
         periods_per_year = infer_periods_per_year(index, conventions)
@@ -281,36 +281,34 @@ def compute_stats(
         raise ValueError(f"risk_free must be a finite annual rate above -1, got {risk_free}")
     trades_df = _validate_trades(trades)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = _returns(values)  # on index[1:], NaN where undefined
-        clean = returns[~np.isnan(returns)]
-        moments = _Moments(len(clean), _mean(clean), _std(clean))
-        times = _trade_times(trades_df, index)
-        start, end = index[0], index[-1]
-        result: dict[str, Any] = {
-            "start": start,
-            "end": end,
-            "duration_days": (end - start) / _DAY,
-            "periods_per_year": periods_per_year,
-            "exposure_pct": _exposure_pct(trades, times, index),
-            "final_equity": float(values[-1]),
-            "peak_equity": float(values.max()),
-            "return_pct": _safe_div(values[-1] - values[0], values[0]) * 100,
-            **_return_metrics(clean, moments, periods_per_year, risk_free),
-            **_drawdown_metrics(values, index),
-            **_tail_metrics(clean, moments, conventions.var_confidences, conventions.var_sigma),
-            **_trade_metrics(trades_df, times, index),
-            **_benchmark_metrics(returns, benchmark, index, periods_per_year),
-        }
+    returns = K.period_returns(values)  # on index[1:], NaN where undefined
+    rf = float(np.power(1 + risk_free, 1.0 / periods_per_year) - 1.0) if risk_free else 0.0
+    moments = K.return_moments(returns, rf)  # quantstats' to_excess_returns with nperiods
+    day = _units_per_day(index)
+    start, end = index[0], index[-1]
+    result: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "duration_days": (end - start) / _DAY,
+        "periods_per_year": periods_per_year,
+        "final_equity": float(values[-1]),
+        "peak_equity": float(values.max()),
+        "return_pct": _safe_div(values[-1] - values[0], values[0]) * 100,
+        **_return_metrics(moments, periods_per_year),
+        **_drawdown_metrics(values, stamps, day),
+        **_tail_metrics(returns, moments, conventions.var_confidences, conventions.var_sigma),
+        **_trade_metrics(trades, trades_df, index, stamps, day),
+        **_benchmark_metrics(returns, benchmark, index, periods_per_year),
+    }
     result["calmar"] = _safe_div(result["cagr_pct"], abs(result["max_drawdown_pct"]))
-    return BacktestStats(**{k: _clean(v) for k, v in result.items()})
+    return BacktestStats(**{k: _clean(result[k]) for k in _FIELD_NAMES})
 
 
 # ----------------------------------------------------------------------------- validation
 
 
-def _validate_equity(equity: pd.Series) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """Check the equity curve and return its index and its values as floats."""
+def _validate_equity(equity: pd.Series) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Check the equity curve; return its index, the index's int64 stamps and float values."""
     if not isinstance(equity, pd.Series):
         raise TypeError(f"equity must be a pandas Series, got {type(equity).__name__}")
     if not isinstance(equity.index, pd.DatetimeIndex):
@@ -326,11 +324,12 @@ def _validate_equity(equity: pd.Series) -> tuple[pd.DatetimeIndex, np.ndarray]:
             f"equity has a non-finite value ({values[first]}) at {index[first]}"
             f" (first of {int(bad.sum())})"
         )
-    if not (index.is_monotonic_increasing and index.is_unique):
+    stamps = index.asi8  # UTC instants for tz-aware indexes, so comparable across zones
+    if stamps[0] == K.NAT or not bool(np.all(stamps[1:] > stamps[:-1])):
         raise ValueError("equity index must be strictly increasing (sorted, no duplicates)")
     if values[0] <= 0:
         raise ValueError(f"equity must start above zero, got {values[0]} at {index[0]}")
-    return index, values
+    return index, stamps, values
 
 
 def _validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -347,19 +346,7 @@ def _validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame | None:
     return trades
 
 
-def _returns(values: np.ndarray) -> np.ndarray:
-    """Per-period simple returns (``pct_change`` without its first row); inf becomes NaN."""
-    returns = values[1:] / values[:-1] - 1
-    returns[np.isinf(returns)] = np.nan
-    return returns
-
-
 # ----------------------------------------------------------------------------- helpers
-#
-# The reductions below reproduce pandas' skipna reductions (pandas.core.nanops) on float64
-# arrays operation for operation, so the results are bit-identical to the Series methods:
-# missing values are replaced by 0 and the whole array is summed (numpy's pairwise sum), then
-# divided by the count of non-missing values.
 
 _F8 = np.dtype(np.float64)
 
@@ -371,42 +358,9 @@ def _float_values(series: pd.Series) -> np.ndarray:
     return series.astype(float).to_numpy()
 
 
-def _mean(x: np.ndarray) -> float:
-    """``pd.Series(x).mean()``: NaN skipped; NaN when nothing is left."""
-    mask = np.isnan(x)
-    count = x.size - int(np.count_nonzero(mask))
-    if count == 0:
-        return _NAN
-    if count != x.size:
-        x = np.where(mask, 0.0, x)
-    return x.sum() / np.float64(count)
-
-
-def _std(x: np.ndarray, ddof: int = 1) -> float:
-    """``pd.Series(x).std(ddof=ddof)``: two-pass, NaN skipped; NaN without enough values."""
-    mask = np.isnan(x)
-    count = x.size - int(np.count_nonzero(mask))
-    if count - ddof <= 0:
-        return _NAN
-    has_nan = count != x.size
-    if has_nan:
-        x = np.where(mask, 0.0, x)
-    sqr = (x.sum() / np.float64(count) - x) ** 2
-    if has_nan:
-        sqr[mask] = 0.0
-    return np.sqrt(sqr.sum() / np.float64(count - ddof))
-
-
-def _max(x: np.ndarray) -> float:
-    """``pd.Series(x).max()``: NaN skipped; NaN when nothing is left."""
-    x = x[~np.isnan(x)]
-    return x.max() if x.size else _NAN
-
-
-def _min(x: np.ndarray) -> float:
-    """``pd.Series(x).min()``: NaN skipped; NaN when nothing is left."""
-    x = x[~np.isnan(x)]
-    return x.min() if x.size else _NAN
+def _units_per_day(index: pd.DatetimeIndex) -> float:
+    """Number of int64 ticks of the index's resolution in one day."""
+    return float(np.timedelta64(1, "D").astype(f"m8[{index.unit}]").astype(np.int64))
 
 
 def _safe_div(num: float, den: float) -> float:
@@ -419,9 +373,11 @@ def _safe_div(num: float, den: float) -> float:
 
 def _clean(value: Any) -> Any:
     """numpy scalars to Python scalars, infinities to NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) or math.isnan(value) else _NAN
     if isinstance(value, np.integer | int) and not isinstance(value, bool):
         return int(value)
-    if isinstance(value, np.floating | float):
+    if isinstance(value, np.floating):
         value = float(value)
         return value if math.isfinite(value) or math.isnan(value) else _NAN
     return value
@@ -430,57 +386,36 @@ def _clean(value: Any) -> Any:
 # ----------------------------------------------------------------------------- returns
 
 
-class _Moments(NamedTuple):
-    """Count, mean and sample standard deviation of the (NaN-free) returns, computed once."""
-
-    n: int
-    mean: float
-    std: float
-
-
-def _return_metrics(returns: np.ndarray, moments: _Moments, periods: float,
-                    risk_free: float) -> dict[str, float]:
-    """CAGR, volatility, Sharpe and Sortino as quantstats computes them."""
-    n = moments.n
-    excess, mean, std = returns, moments.mean, moments.std
-    if risk_free != 0:  # quantstats' to_excess_returns with nperiods
-        excess = returns - (np.power(1 + risk_free, 1.0 / periods) - 1.0)
-        mean, std = _mean(excess), _std(excess)
-
-    sharpe = _safe_div(mean, std) * np.sqrt(periods)
-
-    downside = np.sqrt((excess[excess < 0] ** 2).sum() / n) if n else _NAN
-    sortino = _safe_div(mean, downside) * np.sqrt(periods)
-
-    wealth = ((returns + 1).prod() - 1) + 1.0  # quantstats' comp(), then + 1
-    if n == 0 or wealth < 0:
-        cagr = _NAN
-    else:
-        cagr = abs(wealth) ** (1.0 / (n / periods)) - 1
-
+def _return_metrics(m: np.ndarray, periods: float) -> dict[str, float]:
+    """CAGR, volatility, Sharpe and Sortino as quantstats computes them, from the moments."""
+    n, root = int(m[K.R_N]), math.sqrt(periods)
+    wealth = m[K.R_WEALTH]  # quantstats' comp() + 1
+    cagr = _NAN if n == 0 or wealth < 0 else abs(wealth) ** (1.0 / (n / periods)) - 1
     return {
         "cagr_pct": cagr * 100,
-        "volatility_pct": moments.std * np.sqrt(periods) * 100,
-        "sharpe": sharpe,
-        "sortino": sortino,
+        "volatility_pct": m[K.R_STD] * root * 100,
+        "sharpe": _safe_div(m[K.R_EX_MEAN], m[K.R_EX_STD]) * root,
+        "sortino": _safe_div(m[K.R_EX_MEAN], m[K.R_DOWNSIDE]) * root,
     }
 
 
-def _tail_metrics(returns: np.ndarray, moments: _Moments, confidences: tuple[float, ...],
+def _tail_metrics(returns: np.ndarray, m: np.ndarray, confidences: tuple[float, ...],
                   sigma: float) -> dict[str, float]:
     """Historical and parametric (normal) VaR and Expected Shortfall per confidence level."""
     out: dict[str, float] = {}
-    n = moments.n
-    mu = float(moments.mean) if n else _NAN
-    sd = sigma * float(moments.std) if n > 1 else _NAN
-    alphas = [1 - confidence for confidence in confidences]
-    # pandas' Series.quantile is np.quantile (linear) on the non-missing values
-    thresholds = np.quantile(returns, alphas) if n else [_NAN] * len(alphas)
+    ordered = returns[~np.isnan(returns)]
+    n = len(ordered)
+    if n:  # only the order statistics the quantiles read need to be in place
+        positions = [(1 - c) * (n - 1) for c in confidences]
+        kth = sorted({min(int(p) + k, n - 1) for p in positions for k in (0, 1)})
+        ordered = np.partition(ordered, kth)
+    mu = float(m[K.R_MEAN]) if n else _NAN
+    sd = sigma * float(m[K.R_STD]) if n > 1 else _NAN
     normal = NormalDist()
-    for confidence, alpha, threshold in zip(confidences, alphas, thresholds, strict=True):
+    for confidence in confidences:
         label = f"{round(confidence * 100):d}"
-        threshold = float(threshold)
-        es_hist = float(_mean(returns[returns <= threshold])) if n else _NAN
+        alpha = 1 - confidence
+        threshold = K.quantile(ordered, alpha)  # pandas' Series.quantile (linear)
         z = normal.inv_cdf(alpha)
         if math.isnan(sd):
             var_param = es_param = _NAN
@@ -488,7 +423,7 @@ def _tail_metrics(returns: np.ndarray, moments: _Moments, confidences: tuple[flo
             var_param = mu + sd * z
             es_param = mu - sd * normal.pdf(z) / alpha if sd else mu
         out[f"var_{label}_pct"] = threshold * 100
-        out[f"es_{label}_pct"] = es_hist * 100
+        out[f"es_{label}_pct"] = K.mean_at_or_below(ordered, threshold) * 100
         out[f"var_{label}_param_pct"] = var_param * 100
         out[f"es_{label}_param_pct"] = es_param * 100
     return out
@@ -497,151 +432,80 @@ def _tail_metrics(returns: np.ndarray, moments: _Moments, confidences: tuple[flo
 # ----------------------------------------------------------------------------- drawdowns
 
 
-def _day_counts(index: pd.DatetimeIndex, stops: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(index[stops] - index[starts]) / 1 day``, on the int64 timestamps."""
-    i8 = index.asi8
-    return (i8[stops] - i8[starts]).view(f"m8[{index.unit}]") / _DAY
+def _drawdown_metrics(values: np.ndarray, stamps: np.ndarray, day: float) -> dict[str, float]:
+    """Maximum drawdown (quantstats) and drawdown periods (backtesting.py).
 
-
-def _drawdown_metrics(values: np.ndarray, index: pd.DatetimeIndex) -> dict[str, float]:
-    """Maximum drawdown (quantstats) and drawdown periods (backtesting.py)."""
-    peak = np.maximum.accumulate(values)
-    ratio = values / peak
-    max_dd = float(np.nanmin(ratio)) - 1  # quantstats: (prices / expanding max).min() - 1
-    under = 1 - ratio  # backtesting.py's DrawdownPct
-    # Drawdown periods run from a bar at its peak to the next bar at a peak (the recovery), or
-    # to the last bar; as backtesting.py's compute_drawdown_duration_peaks, except that a
-    # drawdown that starts on the very last bar is kept (backtesting.py drops it).
-    at_peak = np.flatnonzero(under == 0)  # includes bar 0: equity starts above zero
-    bounds = np.unique(np.r_[at_peak, len(values) - 1])
-    starts, stops = bounds[:-1], bounds[1:]
-    keep = stops > starts + 1
-    if under[-1] > 0 and len(bounds) >= 2 and stops[-1] == starts[-1] + 1:
-        keep[-1] = True
-    starts, stops = starts[keep], stops[keep]
-    if len(starts) == 0:
-        return {
-            "max_drawdown_pct": max_dd * 100,
-            "max_drawdown_duration_days": 0.0,
-            "avg_drawdown_pct": _NAN,
-            "avg_drawdown_duration_days": _NAN,
-        }
-    durations = _day_counts(index, stops, starts)
-    # Deepest point of each period, under[start:stop + 1].max(): the segments from one start to
-    # the next also hold bars at a peak (under == 0), which cannot raise a maximum that is > 0.
-    depths = np.maximum.reduceat(under, starts)
+    Drawdown periods run from a bar at its peak to the next bar at a peak (the recovery), or to
+    the last bar; as backtesting.py's compute_drawdown_duration_peaks, except that a drawdown that
+    starts on the very last bar is kept (backtesting.py drops it).
+    """
+    d = K.drawdowns(values, stamps)
     return {
-        "max_drawdown_pct": max_dd * 100,
-        "max_drawdown_duration_days": float(np.max(durations)),
-        "avg_drawdown_pct": -float(depths.mean()) * 100,
-        "avg_drawdown_duration_days": float(np.mean(durations)),
+        "max_drawdown_pct": d[K.D_MAX] * 100,
+        "max_drawdown_duration_days": d[K.D_MAX_DURATION] / day,
+        "avg_drawdown_pct": -d[K.D_AVG_DEPTH] * 100,
+        "avg_drawdown_duration_days": d[K.D_AVG_DURATION] / day,
     }
 
 
 # ----------------------------------------------------------------------------- trades
 
+_TRADE_FIELDS = {  # BacktestStats field -> (kernel slot, scale)
+    "win_rate_pct": (K.T_WIN_RATE, 100.0),
+    "profit_factor": (K.T_PROFIT_FACTOR, 1.0),
+    "expectancy": (K.T_EXPECTANCY, 1.0),
+    "expectancy_pct": (K.T_EXPECTANCY_RET, 100.0),
+    "avg_trade_pct": (K.T_GEOMEAN, 100.0),
+    "best_trade_pct": (K.T_BEST, 100.0),
+    "worst_trade_pct": (K.T_WORST, 100.0),
+    "sqn": (K.T_SQN, 1.0),
+    "kelly": (K.T_KELLY, 1.0),
+}
 
-class _TradeTimes(NamedTuple):
-    """Entry and exit times of the trades, read once from the frame."""
 
-    entry: pd.DatetimeIndex
-    exit: pd.DatetimeIndex
-    native: bool  # both columns already have the dtype (unit and tz) of the equity index
-    columns: tuple[pd.Series, pd.Series]  # the raw entry_time and exit_time columns
+def _trade_metrics(raw: pd.DataFrame | None, trades: pd.DataFrame | None,
+                   index: pd.DatetimeIndex, stamps: np.ndarray, day: float) -> dict[str, Any]:
+    """Trade statistics as backtesting.py's compute_stats defines them, and the exposure.
 
-
-def _trade_times(trades: pd.DataFrame | None, index: pd.DatetimeIndex) -> _TradeTimes | None:
-    """Entry and exit times of the trades as DatetimeIndexes comparable with ``index``."""
+    ``raw`` is the argument as given (None: exposure undefined), ``trades`` the validated frame
+    (None when there are no trades: exposure 0).
+    """
     if trades is None:
-        return None
-    entry_col, exit_col = trades["entry_time"], trades["exit_time"]
-    native = entry_col.dtype == index.dtype == exit_col.dtype
-    return _TradeTimes(_as_times(entry_col, index), _as_times(exit_col, index), native,
-                       (entry_col, exit_col))
-
-
-def _exposure_pct(trades: pd.DataFrame | None, times: _TradeTimes | None,
-                  index: pd.DatetimeIndex) -> float:
-    """Share of bars with an open trade, entry to exit bar inclusive (backtesting.py)."""
-    if trades is None:
-        return _NAN
-    if times is None:
-        return 0.0
-    entry, exit_ = times.entry, times.exit
-    if entry.dtype == index.dtype == exit_.dtype:  # same unit and tz: search the int64 stamps
-        i8 = index.asi8
-        first = np.searchsorted(i8, entry.asi8, side="left")
-        last = np.searchsorted(i8, exit_.asi8, side="right") - 1
-    else:
-        first = index.searchsorted(entry, side="left")  # first bar at or after the entry
-        last = index.searchsorted(exit_, side="right") - 1  # last bar at or before the exit
-    last = np.where(exit_.isna(), len(index) - 1, last)
-    first = np.where(entry.isna(), 0, first)
-    valid = last >= first
-    size = len(index) + 1
-    change = (np.bincount(first[valid], minlength=size)
-              - np.bincount(last[valid] + 1, minlength=size))
-    have_position = np.cumsum(change[:-1]) > 0
-    return float(have_position.mean() * 100)
-
-
-def _as_times(column: pd.Series, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Trade timestamps as a DatetimeIndex comparable with ``index``."""
-    times = pd.DatetimeIndex(column)
-    if (times.tz is None) != (index.tz is None):
-        raise ValueError("trade times and the equity index must both be tz-aware or both naive")
-    return times
-
-
-def _trade_durations(times: _TradeTimes, index: pd.DatetimeIndex) -> np.ndarray:
-    """``exit_time - entry_time`` in days, an open trade (NaT exit) running to the last bar."""
-    entry, exit_ = times.entry, times.exit
-    if not times.native:  # mixed units, strings, ...: pandas' own conversion and arithmetic
-        entry_s = pd.to_datetime(times.columns[0])
-        exit_s = pd.to_datetime(times.columns[1]).fillna(index[-1])
-        return ((exit_s - entry_s) / _DAY).to_numpy()
-    entry_i8, exit_i8 = entry.asi8, exit_.asi8
-    exit_i8 = np.where(exit_.isna(), index.asi8[-1], exit_i8)
-    spans = np.where(entry.isna(), _NAT_I8, exit_i8 - entry_i8)
-    return spans.view(f"m8[{index.unit}]") / _DAY
-
-
-def _geometric_mean(returns: np.ndarray) -> float:
-    """backtesting.py's geometric_mean: 0 if any return is -100% or worse."""
-    growth = np.where(np.isnan(returns), 0.0, returns) + 1
-    if np.any(growth <= 0):
-        return 0.0
-    return float(np.exp(np.log(growth).sum() / (len(growth) or np.nan)) - 1)
-
-
-def _trade_metrics(trades: pd.DataFrame | None, times: _TradeTimes | None,
-                   index: pd.DatetimeIndex) -> dict[str, Any]:
-    """Trade statistics as backtesting.py's compute_stats defines them."""
-    names = ("win_rate_pct", "profit_factor", "expectancy", "expectancy_pct", "avg_trade_pct",
-             "best_trade_pct", "worst_trade_pct", "avg_trade_duration_days",
-             "max_trade_duration_days", "sqn", "kelly")
-    if trades is None or times is None:
-        return {"trades": 0, **dict.fromkeys(names, _NAN)}
-    pnl = _float_values(trades["pnl"])
-    returns = _float_values(trades["return_pct"]) / 100  # percent -> fraction, as backtesting.py
-    n = len(trades)
-    durations = _trade_durations(times, index)
-    win_rate = int(np.count_nonzero(pnl > 0)) / n
+        empty = dict.fromkeys(_TRADE_FIELDS, _NAN)
+        return {"trades": 0, "exposure_pct": _NAN if raw is None else 0.0, **empty,
+                "avg_trade_duration_days": _NAN, "max_trade_duration_days": _NAN}
+    entry, exit_, scale = _trade_stamps(trades, index)
+    t = K.trade_stats(_float_values(trades["pnl"]),
+                      _float_values(trades["return_pct"]) / 100,  # percent -> fraction
+                      entry, exit_, stamps if scale == 1 else stamps * scale)
+    unit_day = day * scale
     return {
-        "trades": n,
-        "win_rate_pct": win_rate * 100,
-        "profit_factor": _safe_div(returns[returns > 0].sum(), abs(returns[returns < 0].sum())),
-        "expectancy": float(_mean(pnl)),
-        "expectancy_pct": float(_mean(returns)) * 100,
-        "avg_trade_pct": _geometric_mean(returns) * 100,
-        "best_trade_pct": float(_max(returns)) * 100,
-        "worst_trade_pct": float(_min(returns)) * 100,
-        "avg_trade_duration_days": float(_mean(durations)),
-        "max_trade_duration_days": float(_max(durations)),
-        "sqn": np.sqrt(n) * _safe_div(_mean(pnl), _std(pnl)),
-        "kelly": win_rate - (1 - win_rate) / _safe_div(_mean(pnl[pnl > 0]),
-                                                       -_mean(pnl[pnl < 0])),
+        "trades": len(trades),
+        "exposure_pct": t[K.T_EXPOSURE] * 100,
+        **{name: t[slot] * factor for name, (slot, factor) in _TRADE_FIELDS.items()},
+        "avg_trade_duration_days": t[K.T_AVG_DURATION] / unit_day,
+        "max_trade_duration_days": t[K.T_MAX_DURATION] / unit_day,
     }
+
+
+def _trade_stamps(trades: pd.DataFrame, index: pd.DatetimeIndex
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Entry and exit times as int64 stamps comparable with ``index``'s (NaT = ``K.NAT``).
+
+    Columns already of the index's dtype are read as they are; anything else (another unit,
+    strings, Python datetimes) is parsed and brought to nanoseconds, and the returned scale
+    (ticks of the index's unit per nanosecond tick) converts the index's stamps to match.
+    """
+    entry_col, exit_col = trades["entry_time"], trades["exit_time"]
+    if entry_col.dtype == index.dtype == exit_col.dtype:
+        return entry_col.array.asi8, exit_col.array.asi8, 1
+    entry, exit_ = pd.DatetimeIndex(entry_col), pd.DatetimeIndex(exit_col)
+    for times in (entry, exit_):
+        if (times.tz is None) != (index.tz is None):
+            raise ValueError(
+                "trade times and the equity index must both be tz-aware or both naive")
+    scale = int(np.timedelta64(1, index.unit).astype("m8[ns]").astype(np.int64))
+    return entry.as_unit("ns").asi8, exit_.as_unit("ns").asi8, scale
 
 
 # ----------------------------------------------------------------------------- benchmark
@@ -656,19 +520,17 @@ def _benchmark_metrics(returns: np.ndarray, benchmark: pd.Series | None,
         raise TypeError(f"benchmark must be a pandas Series, got {type(benchmark).__name__}")
     if benchmark.dtype != _F8:
         benchmark = benchmark.astype(float)
-    prices = benchmark.reindex(index).to_numpy()
+    if benchmark.index is index or benchmark.index.equals(index):
+        prices = benchmark.to_numpy()
+    else:
+        prices = benchmark.reindex(index).to_numpy()
     prices = np.where(np.isinf(prices), np.nan, prices)
     valid = prices[~np.isnan(prices)]
     if valid.size == 0:
         raise ValueError("benchmark shares no timestamp with equity (check the index and its tz)")
     buy_hold = _safe_div(valid[-1] - valid[0], valid[0]) * 100
-
-    bench_returns = _returns(prices)
-    paired = ~(np.isnan(returns) | np.isnan(bench_returns))
-    if np.count_nonzero(paired) < 2:
+    greeks = K.paired_beta(returns, K.period_returns(prices))
+    if greeks[K.B_N] < 2:
         return {"buy_hold_return_pct": buy_hold, "alpha": _NAN, "beta": _NAN}
-    r, b = returns[paired], bench_returns[paired]
-    matrix = np.cov(r, b)
-    beta = _safe_div(matrix[0, 1], matrix[1, 1])
-    alpha = (_mean(r) - beta * _mean(b)) * periods
-    return {"buy_hold_return_pct": buy_hold, "alpha": alpha, "beta": beta}
+    return {"buy_hold_return_pct": buy_hold,
+            "alpha": greeks[K.B_ALPHA_PER_PERIOD] * periods, "beta": greeks[K.B_BETA]}
