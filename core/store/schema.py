@@ -98,10 +98,48 @@ class RunRow(Base):
     equity: Mapped[str] = mapped_column(Text)
 
 
+class HistoryBarRow(Base):
+    """One downloaded history bar (core/data), keyed by symbol, interval and start.
+
+    Kept apart from :class:`BarRow` (candles the live hub builds from ticks): these come from a
+    history source (``source``) and are replaced when a re-fetch disagrees (newest wins).
+    """
+
+    __tablename__ = "history_bars"
+
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(TIMEFRAME_LEN), primary_key=True)
+    start_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    open: Mapped[float] = mapped_column(Double)
+    high: Mapped[float] = mapped_column(Double)
+    low: Mapped[float] = mapped_column(Double)
+    close: Mapped[float] = mapped_column(Double)
+    volume: Mapped[float] = mapped_column(Double)
+    source: Mapped[str] = mapped_column(String(SOURCE_LEN))
+    fetched_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class HistoryRangeRow(Base):
+    """A time range of a symbol's history that has been fetched: no need to ask a source again.
+
+    ``[start_us, end_us)``; ranges of one symbol and interval are merged when they touch.
+    """
+
+    __tablename__ = "history_ranges"
+
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(TIMEFRAME_LEN), primary_key=True)
+    start_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    fetched_us: Mapped[int] = mapped_column(BigInteger)
+
+
 ticks_table = TickRow.__table__
 runs_table = RunRow.__table__
 bars_table = BarRow.__table__
 settings_table = SettingRow.__table__
+history_bars_table = HistoryBarRow.__table__
+history_ranges_table = HistoryRangeRow.__table__
 
 
 def datetime_to_us(ts: datetime, what: str = "time") -> int:

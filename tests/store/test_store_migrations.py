@@ -17,13 +17,14 @@ from core.store.schema import Base
 
 def test_open_creates_tables_and_stamps_head(store: Store) -> None:
     insp = inspect(store.engine)
-    assert {"ticks", "bars", "settings", "backtest_runs", "alembic_version"} <= set(
+    assert {"ticks", "bars", "settings", "backtest_runs", "history_bars", "history_ranges",
+            "alembic_version"} <= set(
         insp.get_table_names())
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
     assert current_revision(store.engine) == head_revision()
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0002"
+            "0003"
         ]
     assert [ix["column_names"] for ix in insp.get_indexes("ticks")] == [["symbol", "ts_us"]]
     assert insp.get_pk_constraint("bars")["constrained_columns"] == [
@@ -49,7 +50,7 @@ def test_upgrade_twice_is_a_no_op(store: Store, make_ticks) -> None:
         after = conn.execute(text("SELECT type, name, sql FROM sqlite_master")).all()
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     assert after == before
-    assert versions == ["0002"]
+    assert versions == ["0003"]
     assert store.ticks.count() == 5
     assert store.settings.get("theme") == "dark"
 
@@ -59,7 +60,7 @@ def test_reopening_keeps_data(db_url: str, make_ticks) -> None:
         first.ticks.insert_many(make_ticks(n=3))
     with Store.open(db_url) as second:
         assert second.ticks.count() == 3
-        assert current_revision(second.engine) == "0002"
+        assert current_revision(second.engine) == "0003"
 
 
 def test_fresh_database_has_no_revision(tmp_path) -> None:
@@ -67,7 +68,7 @@ def test_fresh_database_has_no_revision(tmp_path) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
 
@@ -121,7 +122,7 @@ def test_concurrent_opens_of_a_new_database_all_succeed(db_url: str) -> None:
         t.join()
     assert errors == []
     with Store.open(db_url) as store:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
 
 
 def test_a_database_from_the_first_release_is_migrated_and_keeps_its_data(tmp_path,
@@ -135,6 +136,6 @@ def test_a_database_from_the_first_release_is_migrated_and_keeps_its_data(tmp_pa
     assert "backtest_runs" not in inspect(engine).get_table_names()
     engine.dispose()
     with Store.open(url) as store:  # opening migrates to head
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
         assert store.ticks.count() == 4 and store.settings.get("watchlist") == ["AAPL"]
         assert store.runs.list() == []

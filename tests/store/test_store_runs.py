@@ -15,7 +15,7 @@ def test_runs_round_trip_with_trades_equity_and_nan_stats(tmp_path: Path) -> Non
 
     run = run_backtest(GOOG.iloc[:600], "sma_cross", {"fast": 10, "slow": 30}, cash=10_000)
     with Store.open(f"sqlite:///{tmp_path / 'gs.db'}") as store:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
         run_id = store.runs.save("GOOG sma_cross", "sma_cross", {"cash": 10_000},
                                  run.stats, run.trades, run.equity)
         other = store.runs.save("second", "buy_and_hold", {}, {"return_pct": float("nan")},
