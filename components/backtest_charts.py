@@ -1,4 +1,5 @@
-"""Figures of a backtest: equity vs benchmark, underwater, monthly returns, trades on price."""
+"""Figures of a backtest: equity vs benchmark, underwater, monthly returns, trades on price,
+portfolio weights."""
 
 from __future__ import annotations
 
@@ -76,4 +77,14 @@ def trades_figure(ohlc: pd.DataFrame, trades: pd.DataFrame, title: str) -> go.Fi
                                  name="Exit", marker={"symbol": "x", "size": 8,
                                                       "color": "#e0b84c"}), row=1, col=1)
     fig.update_layout(showlegend=True)
+    return fig
+
+
+def weights_figure(weights: pd.DataFrame) -> go.Figure:
+    """Realised weights as a stacked area, one band per symbol (the gap to 100 % is cash)."""
+    fig = go.Figure()
+    for symbol in weights.columns:
+        fig.add_trace(go.Scatter(x=weights.index, y=weights[symbol].values * 100, name=str(symbol),
+                                 mode="lines", stackgroup="weights", line={"width": 0.5}))
+    fig.update_layout(title="Realised weights", yaxis_title="% of equity", **_LAYOUT)
     return fig

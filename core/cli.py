@@ -5,7 +5,8 @@ of app replicas started with the same ``GS_REDIS_URL`` show its quotes.
 
 ``gsig backtest`` runs a registered strategy on an OHLCV file or on the offline simulator's daily
 history of a symbol and prints the key statistics, or with ``--json`` one JSON object of stats,
-trades and equity.
+trades and equity. With ``--data2`` (``--strategy pairs``) it trades both legs of a pair, and with
+``--portfolio`` it runs a target-weights portfolio; see :mod:`core.cli_backtest`.
 """
 
 from __future__ import annotations
@@ -104,13 +105,31 @@ _FALSE = ("false", "0", "no", "n", "off")
 def _backtest_parser(sub: Any) -> None:
     """Add the ``backtest`` subcommand to ``sub`` (the subparsers of ``gsig``)."""
     bt = sub.add_parser(
-        "backtest", help="backtest a registered strategy on a CSV/Parquet file or a symbol",
+        "backtest", help="backtest a strategy, a two-leg pair or a portfolio of symbols",
         description="Backtest a registered strategy. --data is a CSV/Parquet file with Date, "
                     "Open, High, Low, Close and optionally Volume columns (any case), or a "
                     "symbol such as AAPL for 10 years of SIMULATED daily bars from the offline "
-                    "market simulator (seed GS_SIM_SEED). Exit code 2 on bad input.")
-    bt.add_argument("--data", required=True, help="CSV/Parquet path, or a simulator symbol")
-    bt.add_argument("--strategy", required=True, help="registered strategy name, e.g. sma_cross")
+                    "market simulator (seed GS_SIM_SEED). Pairs: --data A --data2 B --strategy "
+                    "pairs trades both legs (run_pairs). Portfolio: --portfolio "
+                    "'AAPL=0.6,MSFT=0.4' [--rebalance ME] holds target weights (run_portfolio) "
+                    "on simulated closes, or on files given as --data SYMBOL=PATH; its stats "
+                    "compare with an equal-weight buy & hold of the same symbols, and --json "
+                    "prints {stats, orders, equity}. Exit code 2 on bad input.")
+    bt.add_argument("--data", action="append", metavar="PATH|SYMBOL",
+                    help="CSV/Parquet path, or a simulator symbol; with --portfolio, "
+                         "SYMBOL=PATH (repeatable) to read that symbol from a file")
+    bt.add_argument("--data2", metavar="PATH|SYMBOL",
+                    help="second leg of --strategy pairs (CSV/Parquet path or symbol); both "
+                         "legs are traded, hedged by the rolling ratio")
+    bt.add_argument("--strategy", help="registered strategy name, e.g. sma_cross")
+    bt.add_argument("--portfolio", metavar="SYM=W,...",
+                    help="target weights, e.g. 'AAPL=0.6,MSFT=0.4' (net <= 1, the rest is "
+                         "cash; negative = short; sum of |w| <= --max-gross)")
+    bt.add_argument("--rebalance", metavar="OFFSET",
+                    help="with --portfolio: D, W-FRI, ME (default), QE, YE or any pandas "
+                         "offset; 'none' = buy and hold")
+    bt.add_argument("--max-gross", type=float,
+                    help="with --portfolio: upper bound on the sum of |weight| (default 1)")
     bt.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="strategy parameter, repeatable (e.g. --param fast=10 --param slow=30)")
     bt.add_argument("--cash", type=float, help="starting cash")
@@ -200,13 +219,16 @@ def _settings(args: argparse.Namespace, run: Callable[..., Any]) -> dict[str, An
     settings = {key: value for key, value in given.items() if value is not None}
     for name in settings:
         if not _accepts(run, name):
-            raise ValidationError(f"--{name} is not supported: run_backtest takes no {name!r} "
-                                  "setting.")
+            raise ValidationError(f"--{name} is not supported: {run.__name__} takes no "
+                                  f"{name!r} setting.")
     return settings
 
 
-def _load_data(data: str) -> tuple[Any, str | None]:
-    """The OHLCV frame for ``--data`` and, for a symbol, a note that the bars are simulated."""
+def _load_data(data: str, option: str = "--data") -> tuple[Any, str | None]:
+    """The OHLCV frame for ``--data`` and, for a symbol, a note that the bars are simulated.
+
+    ``option`` names the command-line option in messages (``--data2`` for a pair's second leg).
+    """
     from core.backtest.io import load_ohlcv, looks_like_path, simulated_ohlcv
     from core.errors import DataError, InvalidSymbol, UnknownSymbol
 
@@ -217,7 +239,7 @@ def _load_data(data: str) -> tuple[Any, str | None]:
         frame = simulated_ohlcv(data, seed=settings.sim_seed,
                                 market_hours=settings.sim_market_hours)
     except (InvalidSymbol, UnknownSymbol) as exc:
-        raise DataError(f"--data {data!r} is neither a .csv/.parquet file nor a symbol the "
+        raise DataError(f"{option} {data!r} is neither a .csv/.parquet file nor a symbol the "
                         f"offline simulator knows: {exc}") from None
     note = (f"SIMULATED data: daily bars of {data.strip().upper()} drawn by the offline market "
             f"simulator (seed {settings.sim_seed}, {len(frame):,} bars over 10 years); not real "
@@ -327,13 +349,34 @@ def _report(result: Any, frame: Any, data: str, note: str | None) -> str:
     return "\n".join(lines)
 
 
+def one_data(args: argparse.Namespace) -> str:
+    """The single ``--data`` of a one-instrument (or leg A) run; ValidationError otherwise."""
+    if not args.data:
+        raise ValidationError("--data is required: a CSV/Parquet file or a symbol such as AAPL "
+                              "(or --portfolio 'AAPL=0.6,MSFT=0.4' for several symbols).")
+    if len(args.data) > 1:
+        raise ValidationError(f"--data is given {len(args.data)} times; give one file or symbol "
+                              "(several only with --portfolio, as SYMBOL=PATH).")
+    return args.data[0]
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from core.backtest import get_strategy, run_backtest
+    from core.cli_backtest import is_multi, run_multi
 
+    if is_multi(args):
+        return run_multi(args)
+    if args.strategy is None:
+        raise ValidationError("--strategy is required, e.g. --strategy sma_cross (or --portfolio "
+                              "'AAPL=0.6,MSFT=0.4' for a weights portfolio).")
+    for option, value in (("--rebalance", args.rebalance), ("--max-gross", args.max_gross)):
+        if value is not None:
+            raise ValidationError(f"{option} is only used with --portfolio.")
+    data = one_data(args)
     strategy = get_strategy(args.strategy)
     params = _parse_params(strategy, args.param)
     settings = _settings(args, run_backtest)
-    frame, note = _load_data(args.data)
+    frame, note = _load_data(data)
     frame = _slice(frame, args.start, args.end)
     result = run_backtest(frame, strategy, params, **settings)
     if args.json:
@@ -341,7 +384,7 @@ def _backtest(args: argparse.Namespace) -> int:
             print(f"gsig: {note}", file=sys.stderr)
         print(json.dumps(_payload(result), allow_nan=False))
     else:
-        print(_report(result, frame, args.data, note))
+        print(_report(result, frame, data, note))
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Backtest Lab: configure a backtest in a form, run it, read it, store it, compare runs."""
+"""Backtest Lab: configure a backtest in a form, run it, read it, store it, compare runs.
+
+Two modes: one symbol with a strategy (or a two-leg pair), or a portfolio of several symbols held
+at target weights and rebalanced on a calendar (its widgets live in components/portfolio_form).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,16 @@ from components.backtest_charts import (
 )
 from components.backtest_data import simulated_bars, source_bars, uploaded_bars
 from components.exports import render_downloads
+from components.portfolio_form import (
+    PortfolioForm,
+    portfolio_closes,
+    portfolio_form,
+    read_weights,
+    render_portfolio_result,
+)
 from components.runtime import get_runtime
 from components.strategy_form import param_inputs
-from core.backtest import run_backtest, run_pairs
+from core.backtest import run_backtest, run_pairs, run_portfolio
 from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
 from core.errors import DataError, GSError, ValidationError
 from core.feeds.base import HistorySource
@@ -38,6 +49,115 @@ choices = ["Simulated history", "Upload CSV/Parquet"]
 if real_history:
     choices.insert(0, f"Market data ({feed.name})")
 catalog = sorted(CATALOG)
+MODES = ("Single symbol", "Portfolio")
+if "bt_mode_next" in st.session_state:  # a reopened run picks its mode before the radio exists
+    st.session_state["bt_mode"] = st.session_state.pop("bt_mode_next")
+mode = st.radio("Mode", MODES, horizontal=True, key="bt_mode",
+                help="One symbol and a strategy, or several symbols held at target weights and "
+                     "rebalanced on a calendar.")
+
+
+def _daily(symbol: str, years: int, market: bool) -> pd.DataFrame:
+    """Daily bars of ``symbol`` from the market data source or the simulator."""
+    today = datetime.now(UTC).date().isoformat()
+    if market:
+        return source_bars(feed, symbol, years, today)
+    return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+
+
+def _run_portfolio(form: PortfolioForm) -> dict | None:
+    """Run, store and return the form's portfolio; show any problem next to the weights."""
+    market = form.source.startswith("Market data")
+    try:
+        weights = read_weights(form.table)
+        closes = portfolio_closes(list(weights), lambda sym: _daily(sym, form.years, market))
+        equal = dict.fromkeys(closes.columns, 1.0 / closes.shape[1])
+        benchmark = run_portfolio(closes, equal, rebalance=None, cash=form.cash).equity
+        run = run_portfolio(closes, weights, rebalance=form.rule, cash=form.cash,
+                            commission=form.commission, benchmark=benchmark)
+    except GSError as exc:
+        form.weights_slot.error(str(exc), icon=":material/error:")
+        return None
+    title = (f"Portfolio {', '.join(f'{s} {w:g}' for s, w in weights.items())} · "
+             f"rebalance {form.rebalance}")
+    config = {"mode": "portfolio", "data": form.source, "simulated": not market,
+              "symbols": list(weights), "weights": weights, "rebalance": form.rule,
+              "rebalance_label": form.rebalance, "years": form.years, "cash": form.cash,
+              "commission": form.commission, "benchmark": "Equal-weight buy & hold",
+              "start": str(closes.index[0]), "end": str(closes.index[-1])}
+    stats = {**run.stats, "orders": len(run.orders)}
+    run_id = None
+    if store is not None:
+        try:  # the orders are stored in place of trades
+            run_id = store.runs.save(title, "portfolio", config, stats, run.orders, run.equity)
+        except GSError as exc:
+            st.toast(f"The run was not saved: {exc}")
+    return {"title": title, "stats": stats, "orders": run.orders, "equity": run.equity,
+            "weights": run.weights_realised, "benchmark": benchmark, "config": config,
+            "id": run_id}
+
+
+def _portfolio_mode() -> None:
+    form = portfolio_form([c for c in choices if not c.startswith("Upload")])
+    if form.submitted and (outcome := _run_portfolio(form)) is not None:
+        st.session_state["bt_portfolio"] = outcome
+    if shown := st.session_state.get("bt_portfolio"):
+        render_portfolio_result(shown)
+
+
+def _reopen(run_id: str) -> None:
+    """Show a stored run again, in the mode it was made in."""
+    stored = store.runs.get(run_id)
+    if stored is None:
+        return
+    config = dict(stored.config)  # prices are not stored with a run: equity, stats, trades
+    shown = {"title": stored.title, "stats": dict(stored.stats), "trades": stored.trades,
+             "equity": stored.equity, "data": None, "config": config, "id": stored.id}
+    if config.get("mode") == "portfolio":
+        st.session_state["bt_portfolio"] = {**shown, "orders": shown.pop("trades")}
+        st.session_state["bt_mode_next"] = "Portfolio"
+    else:
+        st.session_state["bt_result"] = shown
+        st.session_state["bt_mode_next"] = "Single symbol"
+    st.rerun()
+
+
+def _earlier_runs() -> None:
+    """The stored runs: a table, reopen one, or compare two side by side."""
+    st.divider()
+    st.subheader("Earlier runs")
+    try:
+        runs = store.runs.list()
+    except GSError as exc:
+        st.error(str(exc))
+        runs = []
+    if not runs:
+        st.caption("Runs you make are stored here, to reopen or compare.")
+        return
+    table = pd.DataFrame([{"When (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
+                           "Run": r.title, "Return %": r.return_pct, "Sharpe": r.sharpe,
+                           "Trades": r.trades, "id": r.id} for r in runs])
+    st.dataframe(table.drop(columns="id"), width="stretch", hide_index=True)
+    by_label = {f"{r.created:%m-%d %H:%M:%S} · {r.title} · {r.id[:6]}": r.id for r in runs}
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    picked = c1.multiselect("Compare runs side by side (or pick one to reopen)",
+                            list(by_label), max_selections=2)
+    chosen = [by_label[label] for label in picked]
+    if c2.button("Reopen", disabled=len(chosen) != 1):
+        _reopen(chosen[0])
+    if len(chosen) == 2:
+        a, b = (store.runs.get(i) for i in chosen)
+        if a is not None and b is not None:
+            side = pd.DataFrame({a.title: pd.Series(a.stats), b.title: pd.Series(b.stats)})
+            st.dataframe(side.astype(str), width="stretch")
+
+
+if mode == "Portfolio":  # the portfolio form and results replace the single-symbol ones
+    _portfolio_mode()
+    if store is not None:
+        _earlier_runs()
+    st.stop()
+
 left, right = st.columns([1, 2])
 with left:
     source = st.radio("Data", choices, horizontal=True)
@@ -219,35 +339,4 @@ if result:
     tabs[5].dataframe(pd.Series(stats, name="value").astype(str), width="stretch")
 
 if store is not None:
-    st.divider()
-    st.subheader("Earlier runs")
-    try:
-        runs = store.runs.list()
-    except GSError as exc:
-        st.error(str(exc))
-        runs = []
-    if not runs:
-        st.caption("Runs you make are stored here, to reopen or compare.")
-    else:
-        table = pd.DataFrame([{"When (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
-                               "Run": r.title, "Return %": r.return_pct, "Sharpe": r.sharpe,
-                               "Trades": r.trades, "id": r.id} for r in runs])
-        st.dataframe(table.drop(columns="id"), width="stretch", hide_index=True)
-        by_label = {f"{r.created:%m-%d %H:%M:%S} · {r.title} · {r.id[:6]}": r.id for r in runs}
-        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        picked = c1.multiselect("Compare runs side by side (or pick one to reopen)",
-                                list(by_label), max_selections=2)
-        chosen = [by_label[label] for label in picked]
-        if c2.button("Reopen", disabled=len(chosen) != 1):
-            stored = store.runs.get(chosen[0])
-            if stored is not None:  # prices are not stored with a run: equity, stats, trades
-                st.session_state["bt_result"] = {
-                    "title": stored.title, "stats": dict(stored.stats), "trades": stored.trades,
-                    "equity": stored.equity, "data": None, "config": dict(stored.config),
-                    "id": stored.id}
-                st.rerun()
-        if len(chosen) == 2:
-            a, b = (store.runs.get(i) for i in chosen)
-            if a is not None and b is not None:
-                side = pd.DataFrame({a.title: pd.Series(a.stats), b.title: pd.Series(b.stats)})
-                st.dataframe(side.astype(str), width="stretch")
+    _earlier_runs()
