@@ -41,7 +41,7 @@ from core.data.cache.ranges import Range, Ranges, covers, merge, missing
 from core.data.cache.redis_tier import RedisTier
 from core.data.cache.sql_tier import SqlTier
 from core.data.frames import OHLCV, canonical, check_interval
-from core.errors import DataError, GoldenSignalsError, StoreError
+from core.errors import DataError, GSError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class HistoryService:
             self.counts["fetches"] += 1
             try:
                 frame = canonical(source.fetch(req.symbol, start, end, req.interval))
-            except GoldenSignalsError as err:  # unavailable, rate-limited, unknown symbol there
+            except GSError as err:  # unavailable, rate-limited, unknown symbol there
                 self.counts["fetch_failures"] += 1
                 reasons.append(f"{name}: {err}")
                 log.info("History source %s failed for %s: %s", name, req.symbol, err)
