@@ -35,4 +35,5 @@ def read_table(path: Path, verb: str = "load") -> pd.DataFrame:
         raise DataError(f"Cannot {verb} {path}: the file is empty.") from None
     except (ValueError, OSError, NotImplementedError, ImportError) as exc:
         kind = "CSV" if suffix == ".csv" else "Parquet"
-        raise DataError(f"Cannot {verb} {path}: it is not a readable {kind} file ({exc}).") from None
+        raise DataError(
+            f"Cannot {verb} {path}: it is not a readable {kind} file ({exc}).") from None
