@@ -109,14 +109,31 @@ class BacktestConfig:
         Moves every fill (entries, exits, stops, take-profits) against the trader
         (:mod:`core.backtest.slippage`); on entries it adds to ``spread``. ``None``: no slippage.
     liquidity_cap : float or None
-        At most this fraction of a bar's volume fills per entry order, in (0, 1]; ``0.1`` on a bar
-        of volume 1,000 fills at most 100 units. Off when the data has no Volume column (and
-        NaN volume counts as 0). Exits always fill in full.
+        At most this fraction of a bar's volume fills per order in a bar, in (0, 1]; ``0.1`` on a
+        bar of volume 1,000 fills at most 100 units. It applies to entries and to exits alike
+        (signal exits and reversals, stop-loss, take-profit, trailing stop, drawdown halt); each
+        order is capped on its own, and a bar of zero volume fills nothing. Off when the data
+        has no Volume column (and NaN volume counts as 0).
+
+        An exit the cap splits closes the filled units as a trade of their own (same entry time
+        and price, ``size`` the filled units, their pnl, the exit commission on them plus their
+        share of the entry commission), as backtesting.py records partial closes. The rest is
+        always carried, whatever ``unfilled`` says (a position cannot stay open once the
+        strategy left it): up to the cap at each following bar's fill point (next open, or the
+        close with ``fill="close"``), with the same exit reason, until flat. Stops and
+        take-profits are not checked again on a position already exiting, and a stop that fired
+        inside a bar fills its rest from the next bar on. An entry signalled meanwhile (the
+        short side of a reversal) waits until the exit is complete, is then made at that fill
+        point and follows ``unfilled``; an exit signal drops it.
+
+        Two closes are accounting, not orders, and are never capped: the end-of-data close
+        (``finalize``), so the final equity marks everything, and the close when equity runs
+        out (``out_of_money``).
     unfilled : {"cancel", "carry"}
         What happens to the part of an entry the cap left unfilled: dropped (``"cancel"``), or
         kept as an order filled at the following bars' fill points, each capped again, averaging
         into the position, until filled or cancelled by an exit or opposite signal, a stop or a
-        drawdown halt (``"carry"``).
+        drawdown halt (``"carry"``). The rest of an exit is always carried (see above).
     max_leverage, max_position, max_drawdown_halt : optional
         Risk limits, see :mod:`core.backtest.risk`: notional/equity cap; largest position in
         units (``100``) or as a percentage of equity (``"25%"``); drawdown fraction that closes
@@ -256,7 +273,8 @@ class BacktestResult:
         ``commission`` (entry plus exit); ``return_pct`` is the net return on the entry value in
         percent (backtesting.py's ``ReturnPct`` times 100); ``exit_reason`` is one of
         ``signal``, ``stop_loss``, ``take_profit``, ``trailing_stop``, ``end``,
-        ``out_of_money``, ``drawdown_halt``. A position still open at the end with
+        ``out_of_money``, ``drawdown_halt``. With a liquidity cap one position can close over
+        several bars: each filled part is a row of its own. A position still open at the end with
         ``finalize=False`` is not listed (its value is in ``equity``).
     config : BacktestConfig
         The settings used.
@@ -318,6 +336,9 @@ def run(data: pd.DataFrame | Bars, signals: np.ndarray | pd.Series | SignalSourc
     codes = signals.signals(bars) if hasattr(signals, "signals") else signals
     sig = as_signals(codes, len(bars))
     capacity = int(np.count_nonzero((sig == LONG) | (sig == SHORT)))
+    if config.liquidity_cap is not None:
+        # A capped exit adds at most one partial trade per bar (np.empty only reserves it).
+        capacity += len(bars)
     equity = np.empty(len(bars))
     book = np.empty((capacity, k.N_TRADE_FIELDS))
     x = config.bar_inputs(bars)

@@ -25,9 +25,14 @@ Extensions, all off by default (the default path does the same float operations 
   ``raw * (1 + d * (spread + s))`` and an exit (signal, stop, take-profit, end, halt) at
   ``raw * (1 - d * s)``, ``d`` being +1 long / -1 short and ``s = x[i, X_SLIP] + x[i, X_IMPACT]
   * sqrt(units / x[i, X_VOLUME])``;
-- a liquidity cap (``P_CAP``) fills at most ``cap * volume`` units of an entry in a bar; the rest
-  is dropped or, with ``P_CARRY``, kept as a pending order filled at the next bars' fill points
-  (averaging into the position) until done, cancelled by an exit/opposite signal, a stop or a halt;
+- a liquidity cap (``P_CAP``) fills at most ``cap * volume`` units of an order in a bar. For an
+  entry the rest is dropped or, with ``P_CARRY``, kept as a pending order filled at the next bars'
+  fill points (averaging into the position) until done, cancelled by an exit/opposite signal, a
+  stop or a halt. An exit (signal, stop, take-profit, trailing stop, halt) closes the filled part
+  as a trade of its own (with its share of the entry commission) and always carries the rest
+  (``S_EXIT``): up to the cap at each following fill point, without re-checking stops, until
+  flat; an entry signalled meanwhile (a reversal) waits in ``S_WAIT`` and is made once flat. The
+  end-of-data close and the out-of-money close are not capped;
 - risk limits cut an entry's units: ``P_LEVERAGE`` (notional <= leverage * equity; also the
   budget of ATR sizing; with it a fixed-unit entry is cut rather than skipped),
   ``P_MAXPOS_UNITS`` and ``P_MAXPOS_PCT`` (notional <= fraction * equity);
@@ -50,8 +55,8 @@ N_PARAMS = 22
 
 # State vector slots.
 S_CASH, S_POS, S_ENTRY, S_EBAR, S_ECOMM, S_PEAK, S_NTRADES = 0, 1, 2, 3, 4, 5, 6
-S_PENDING, S_EQPEAK, S_HALTED = 7, 8, 9
-N_STATE = 10
+S_PENDING, S_EQPEAK, S_HALTED, S_EXIT, S_XBAR, S_WAIT = 7, 8, 9, 10, 11, 12
+N_STATE = 13
 
 # Per-bar input columns.
 X_SLIP, X_IMPACT, X_VOLUME, X_ATR = 0, 1, 2, 3
@@ -242,7 +247,16 @@ def fill_pending(i: int, raw: float, st: np.ndarray, p: np.ndarray, x: np.ndarra
 @jit
 def close_position(i: int, price: float, reason: int, st: np.ndarray, p: np.ndarray,
                    x: np.ndarray, trades: np.ndarray) -> None:
-    """Close the open position at ``price`` less slippage and record the trade."""
+    """Close the open position at ``price`` less slippage and record the trade.
+
+    Under a liquidity cap an exit order (any reason but ``end`` and ``out_of_money``, which are
+    accounting closes) goes to :func:`exit_position` instead, and is ignored when the position
+    is already exiting (a stop or take-profit touched meanwhile).
+    """
+    if p[P_CAP] > 0.0 and reason != R_END and reason != R_OUT_OF_MONEY:
+        if st[S_EXIT] < 0.0:
+            exit_position(i, price, reason, st, p, x, trades)
+        return
     size = st[S_POS]
     if p[P_SLIPPAGE] != 0.0:
         d = 1.0 if size > 0.0 else -1.0
@@ -263,13 +277,93 @@ def close_position(i: int, price: float, reason: int, st: np.ndarray, p: np.ndar
 
 
 @jit
+def close_part(i: int, units: float, price: float, reason: int, st: np.ndarray, p: np.ndarray,
+               x: np.ndarray, trades: np.ndarray) -> None:
+    """Close ``units`` (unsigned, at most held) at ``price`` less slippage; keep the rest.
+
+    The part is recorded as a trade of its own with its share of the entry commission, as
+    backtesting.py records a partial close as a separate trade.
+    """
+    k = int(st[S_NTRADES])
+    if k >= trades.shape[0]:
+        raise ValueError("the trade matrix is full: give it a row per entry plus one per bar")
+    held = abs(st[S_POS])
+    d = 1.0 if st[S_POS] > 0.0 else -1.0
+    part = d * units
+    entry_fee = st[S_ECOMM] * (units / held)
+    if p[P_SLIPPAGE] != 0.0:
+        price = price * (1.0 - d * slip_fraction(i, units, p, x))
+    fee = commission(part, price, p)
+    st[S_CASH] += part * (price - st[S_ENTRY]) - fee
+    trades[k, T_EBAR] = st[S_EBAR]
+    trades[k, T_XBAR] = i
+    trades[k, T_EPRICE] = st[S_ENTRY]
+    trades[k, T_XPRICE] = price
+    trades[k, T_SIZE] = part
+    trades[k, T_COMM] = fee + entry_fee
+    trades[k, T_REASON] = reason
+    st[S_NTRADES] = k + 1
+    st[S_POS] = d * (held - units) if units < held else 0.0
+    st[S_ECOMM] -= entry_fee
+
+
+@jit
+def exit_position(i: int, price: float, reason: int, st: np.ndarray, p: np.ndarray,
+                  x: np.ndarray, trades: np.ndarray) -> None:
+    """Exit under the liquidity cap: at most ``cap * volume`` units fill at ``price`` now.
+
+    The exit cancels a carried entry remainder. Until flat it stays under way: ``S_EXIT`` holds
+    its reason, ``S_XBAR`` the bar of its last fill and ``S_PENDING`` the units still to sell
+    (buy, for a short) at the following fill points (:func:`continue_exit`).
+    """
+    held = abs(st[S_POS])
+    units = liquidity_cap(i, held, p, x)
+    if units > 0.0:
+        close_part(i, units, price, reason, st, p, x, trades)
+    if st[S_POS] == 0.0:
+        st[S_EXIT] = -1.0
+        st[S_PENDING] = 0.0
+        return
+    st[S_EXIT] = reason
+    st[S_XBAR] = i
+    st[S_PENDING] = -st[S_POS]
+
+
+@jit
+def continue_exit(code: int, i: int, price: float, allow_entry: bool, st: np.ndarray,
+                  p: np.ndarray, x: np.ndarray, trades: np.ndarray) -> None:
+    """Go on with an exit the cap split, at the fill point of a later bar.
+
+    The bar's signal only sets the entry to make once flat (``LONG``/``SHORT``; ``EXIT`` drops
+    it). Up to the cap fills (once per bar: not in the bar a stop started the exit); when that
+    completes the exit, the waiting entry is made at the same price if entries are allowed.
+    """
+    if code == SIG_EXIT:
+        st[S_WAIT] = 0.0
+    elif code != 0:
+        st[S_WAIT] = code
+    if st[S_XBAR] >= i:
+        return
+    exit_position(i, price, int(st[S_EXIT]), st, p, x, trades)
+    if st[S_POS] == 0.0 and st[S_WAIT] != 0.0:
+        direction = int(st[S_WAIT])
+        st[S_WAIT] = 0.0
+        if allow_entry:
+            open_position(i, price, direction, st, p, x)
+
+
+@jit
 def apply_signal(code: int, i: int, price: float, allow_entry: bool, st: np.ndarray,
                  p: np.ndarray, x: np.ndarray, trades: np.ndarray) -> None:
     """Act on one signal code at ``price``: close an opposite position, then open if flat.
 
     A carried entry remainder is cancelled by an exit or opposite signal and otherwise filled
-    first (when entries are allowed).
+    first (when entries are allowed). While a capped exit is under way the bar goes to
+    :func:`continue_exit`; a capped exit started here makes a reversal's entry wait for it.
     """
+    if st[S_EXIT] >= 0.0:
+        continue_exit(code, i, price, allow_entry, st, p, x, trades)
+        return
     pending = st[S_PENDING]
     if pending != 0.0:
         if code == SIG_EXIT or (code != 0 and (code == SIG_LONG) != (pending > 0.0)):
@@ -281,6 +375,9 @@ def apply_signal(code: int, i: int, price: float, allow_entry: bool, st: np.ndar
     pos = st[S_POS]
     if pos != 0.0 and (code == SIG_EXIT or (code == SIG_LONG) != (pos > 0.0)):
         close_position(i, price, R_SIGNAL, st, p, x, trades)
+        if st[S_POS] != 0.0:  # split by the liquidity cap: a new entry waits until flat
+            st[S_WAIT] = code if code != SIG_EXIT else 0
+            return
     if code != SIG_EXIT and st[S_POS] == 0.0 and st[S_PENDING] == 0.0 and allow_entry:
         open_position(i, price, code, st, p, x)
 
@@ -307,7 +404,8 @@ def check_exits(i: int, o: np.ndarray, h: np.ndarray, lo: np.ndarray, st: np.nda
     """Close on a stop (first, as the pessimistic case) or a take-profit touched in bar ``i``.
 
     A stop fills at its level, or at the open when the bar gaps through it; a take-profit fills
-    at its level, or at the open when the bar gaps beyond it. Slippage applies to both.
+    at its level, or at the open when the bar gaps beyond it. Slippage and the liquidity cap
+    apply to both (:func:`close_position`).
     """
     pos = st[S_POS]
     if pos == 0.0:
@@ -340,7 +438,10 @@ def update_peak(i: int, h: np.ndarray, lo: np.ndarray, st: np.ndarray) -> None:
 @jit
 def finish(n: int, o: np.ndarray, c: np.ndarray, st: np.ndarray, p: np.ndarray,
            x: np.ndarray, equity: np.ndarray, trades: np.ndarray) -> None:
-    """Close a position still open after the last bar, when finalising is on."""
+    """Close a position still open after the last bar, when finalising is on.
+
+    This is an accounting close, not an order: the liquidity cap does not apply to it.
+    """
     if st[S_POS] == 0.0 or p[P_FINALIZE] == FINALIZE_NONE:
         return
     price = o[n - 1] if p[P_FINALIZE] == FINALIZE_OPEN else c[n - 1]
@@ -353,7 +454,8 @@ def check_halt(i: int, value: float, c: np.ndarray, st: np.ndarray, p: np.ndarra
                x: np.ndarray, trades: np.ndarray) -> float:
     """Track peak equity; on a drawdown of ``P_HALT_DD`` halt and close at the close.
 
-    Returns the bar's equity (changed only by the halt's exit slippage and commission).
+    The halt's exit is capped like any exit (:func:`exit_position`); an exit already under way
+    just goes on. Returns the bar's equity (changed by the exit's slippage and commission).
     """
     if st[S_HALTED] != 0.0:
         return value
@@ -361,10 +463,14 @@ def check_halt(i: int, value: float, c: np.ndarray, st: np.ndarray, p: np.ndarra
         st[S_EQPEAK] = value
     elif value <= st[S_EQPEAK] * (1.0 - p[P_HALT_DD]):
         st[S_HALTED] = 1.0
+        st[S_WAIT] = 0.0
+        if st[S_EXIT] >= 0.0:
+            return value
         st[S_PENDING] = 0.0
         if st[S_POS] != 0.0:
             close_position(i, c[i], R_HALT, st, p, x, trades)
-            value = st[S_CASH]
+            pos = st[S_POS]
+            value = st[S_CASH] if pos == 0.0 else st[S_CASH] + (c[i] * pos - pos * st[S_ENTRY])
     return value
 
 
@@ -393,8 +499,9 @@ def simulate_bars(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, s
     stop and take-profit against the bar's range; update the trailing peak; act on this bar's
     signal at the close (``fill="close"``; no new entry on the last bar when finalising); mark to
     market at the close; check the drawdown halt. Equity at or below zero closes everything at
-    the close and ends the run with zero equity, as backtesting.py does. A carried entry
-    remainder fills at the fill point of the following bars (see :func:`apply_signal`).
+    the close (not capped) and ends the run with zero equity, as backtesting.py does. A carried
+    entry remainder and the rest of a capped exit fill at the fill point of the following bars
+    (see :func:`apply_signal`).
 
     Helpers are called only on events or when a stop is configured: passing arrays to a numba
     function costs reference counting (~15 ns a call), which would otherwise dominate the loop.
@@ -403,6 +510,8 @@ def simulate_bars(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, s
     st = np.zeros(N_STATE)
     st[S_CASH] = p[P_CASH]
     st[S_EQPEAK] = p[P_CASH]
+    st[S_EXIT] = -1.0
+    st[S_XBAR] = -1.0
     at_close = p[P_FILL] == FILL_CLOSE
     exits = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TRAIL] > 0.0
     trailing = p[P_TRAIL] > 0.0

@@ -71,9 +71,11 @@ def test_the_cap_is_off_without_a_volume_column() -> None:
     assert book["size"].tolist() == [300.0]
 
 
-def test_exits_are_not_capped() -> None:
+def test_exits_are_capped_too_and_the_end_close_is_not() -> None:
+    # Exit fills 100 a bar at bars 4 and 5; the last 100 close at the end (not capped).
     book = trades(OPENS, codes(6, b0=LONG, b3=EXIT), VOLUME, unfilled="carry")
-    assert book[["exit_bar", "size"]].values.tolist() == [[4, 300.0]]
+    assert book[["exit_bar", "size"]].values.tolist() == [[4, 100.0], [5, 100.0], [5, 100.0]]
+    assert book["exit_reason"].tolist() == ["signal", "signal", "end"]
 
 
 def test_settings_and_validation() -> None:
