@@ -5,8 +5,8 @@ chained without conversions:
 
 - columns exactly :data:`OHLCV` (``Open, High, Low, Close, Volume``; backtesting.py's and
   yfinance's layout), float64;
-- a tz-aware UTC :class:`pandas.DatetimeIndex` named ``Date`` holding each bar's *start*,
-  increasing;
+- a tz-aware UTC :class:`pandas.DatetimeIndex` (nanosecond unit) named ``Date`` holding each
+  bar's *start*, increasing;
 - optionally a boolean ``Filled`` column added by gap filling (True for a bar that was not
   observed but filled in); loaders never add it.
 
@@ -73,5 +73,5 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     if FILLED in frame.columns:
         out[FILLED] = frame[FILLED].astype(bool)
     index = out.index.tz_localize("UTC") if out.index.tz is None else out.index.tz_convert("UTC")
-    out.index = index.rename("Date")
+    out.index = index.as_unit("ns").rename("Date")
     return out.sort_index()

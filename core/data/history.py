@@ -12,8 +12,9 @@ Rules worth knowing:
 
 - Only finished bars are remembered as fetched: the range covered stops at the start of the bar
   in progress, so the next load asks again for that bar and nothing earlier.
-- Simulated bars are drawn, not downloaded: they are kept in memory only, never written to Redis
-  or the store, so they can never be served as a real symbol's history.
+- Simulated bars are drawn, not downloaded: they come only when no real source has any bar of
+  the range (or the caller asks for them), are never mixed with real bars, and are kept in memory
+  under their own key, never in Redis or the store, so they are never served as real history.
 - When some ranges cannot be fetched and the store holds part of the request, the stored part is
   returned with a note in ``frame.attrs["history"]["notes"]``; with nothing at all a
   :class:`~core.errors.DataError` names every source's reason.
@@ -69,6 +70,8 @@ class Request:
     interval: str
     start: pd.Timestamp
     end: pd.Timestamp
+    sources: tuple[str, ...]
+    refresh: bool = False
 
     @property
     def span(self) -> Range:
@@ -137,7 +140,8 @@ class HistoryService:
     # ------------------------------------------------------------------ public
 
     def load(self, symbol: str, start: When = None, end: When = None,
-             interval: str = "1d") -> pd.DataFrame:
+             interval: str = "1d", *, only: Sequence[str] | None = None,
+             refresh: bool = False) -> pd.DataFrame:
         """Canonical bars of ``symbol`` starting in ``[start, end)``.
 
         Parameters
@@ -148,6 +152,12 @@ class HistoryService:
             Bounds (naive values are UTC); by default ten years back to now.
         interval : str
             One of :data:`core.data.frames.INTERVALS`.
+        only : sequence of str, optional
+            Ask only these sources (e.g. ``["simulator"]`` for simulated history), in the
+            symbol's order; the cache tiers are still used for downloaded sources.
+        refresh : bool
+            Fetch the whole range from the sources again, whatever the tiers hold; stored bars
+            that the new data contradicts are replaced (newest wins) and each change is logged.
 
         Returns
         -------
@@ -162,7 +172,7 @@ class HistoryService:
         ValidationError
             An unknown interval or a malformed symbol.
         """
-        request = self._request(symbol, start, end, interval)
+        request = self._request(symbol, start, end, interval, only, refresh)
         with self._lock_for(request.symbol, request.interval):
             frame, info = self._load(request)
         frame.attrs["history"] = info
@@ -183,7 +193,8 @@ class HistoryService:
 
     # ------------------------------------------------------------------ steps
 
-    def _request(self, symbol: str, start: When, end: When, interval: str) -> Request:
+    def _request(self, symbol: str, start: When, end: When, interval: str,
+                 only: Sequence[str] | None, refresh: bool = False) -> Request:
         from core.symbols import normalize_symbol
 
         check_interval(interval)
@@ -193,7 +204,11 @@ class HistoryService:
         if not start_ts < end_ts:
             raise DataError(f"The start ({start_ts:%Y-%m-%d %H:%M}) must be before the end "
                             f"({end_ts:%Y-%m-%d %H:%M}).")
-        return Request(normalize_symbol(symbol), interval, start_ts, end_ts)
+        clean = normalize_symbol(symbol)
+        names = [n for n in self._order(clean) if only is None or n in only]
+        if only is not None:
+            names += [n for n in only if n not in names and n in self.sources]
+        return Request(clean, interval, start_ts, end_ts, tuple(names), refresh)
 
     def _lock_for(self, symbol: str, interval: str) -> threading.Lock:
         with self._locks_guard:
@@ -209,33 +224,70 @@ class HistoryService:
         self.counts["lookups"] += 1
         info: dict[str, Any] = {"symbol": req.symbol, "interval": req.interval,
                                 "served_by": "", "sources": [], "notes": []}
+        real = tuple(name for name in req.sources if name != SIMULATOR)
+        frame = self._load_real(req, real, info) if real else None
+        if frame is not None and len(frame):
+            return frame, info
+        if SIMULATOR in req.sources and SIMULATOR in self.sources:
+            if real:
+                info["notes"].append("no real history, so simulated bars are shown")
+            return self._simulated(req, info), info
+        reasons = "; ".join(info["notes"]) or "no bars in this range"
+        raise DataError(f"No history for {req.symbol} ({req.interval}) from "
+                        f"{req.start:%Y-%m-%d} to {req.end:%Y-%m-%d}: {reasons}.")
+
+    def _load_real(self, req: Request, real: tuple[str, ...],
+                   info: dict[str, Any]) -> pd.DataFrame | None:
+        """Downloaded history through the tiers; None or empty when nothing real is available."""
         span = req.span
-        for tier in (self.memory, self.redis):
+        for tier in () if req.refresh else (self.memory, self.redis):
             cached = self._from_tier(tier, req)
             if cached is not None and covers(cached[1], *span):
                 self.counts[f"{tier.name}_hits"] += 1
                 if tier is self.redis:
                     self.memory.put(req.symbol, req.interval, *cached)
                 info["served_by"] = tier.name
-                return _slice(cached[0], span), info
+                return _slice(cached[0], span)
         stored, covered = self._from_sql(req, info)
-        if self.sql is not None and covers(covered, *span):
+        if self.sql is not None and covers(covered, *span) and not req.refresh:
             self.counts["sql_hits"] += 1
             info["served_by"] = "sql"
-            self._remember(req, stored, (span,), info)
-            return stored, info
-        fetched, fetched_spans = self._fetch_missing(req, covered, info)
+            self._remember(req, stored, (span,))
+            return stored
+        fetched, fetched_spans = self._fetch_missing(req, real, () if req.refresh else covered,
+                                                     info)
         frame = _slice(_combine(stored, fetched), span)
         if not len(frame):
-            reasons = "; ".join(info["notes"]) or "no bars in this range"
-            raise DataError(f"No history for {req.symbol} ({req.interval}) from "
-                            f"{req.start:%Y-%m-%d} to {req.end:%Y-%m-%d}: {reasons}.")
+            return None
         info["served_by"] = "source" if not len(stored) else "sql+source"
         known = merge([r for r in covered if r[0] < span[1] and r[1] > span[0]]
                       + list(fetched_spans))
         self._remember(req, frame, tuple((max(a, span[0]), min(b, span[1])) for a, b in known
-                                         if min(b, span[1]) > max(a, span[0])), info)
-        return frame, info
+                                         if min(b, span[1]) > max(a, span[0])))
+        return frame
+
+    def _simulated(self, req: Request, info: dict[str, Any]) -> pd.DataFrame:
+        """The whole range from the simulator, cached in memory under its own key only."""
+        key = f"{req.interval}@{SIMULATOR}"
+        info["sources"] = [SIMULATOR]
+        cached = self.memory.get(req.symbol, key)
+        if cached is not None and covers(cached[1], *req.span):
+            self.counts["memory_hits"] += 1
+            info["served_by"] = "memory"
+            return _slice(cached[0], req.span)
+        got = self._fetch_gap(req, (SIMULATOR,), req.span, info)
+        if got is None or not len(got[0]):
+            reasons = "; ".join(info["notes"]) or "no bars in this range"
+            raise DataError(f"No history for {req.symbol} ({req.interval}) from "
+                            f"{req.start:%Y-%m-%d} to {req.end:%Y-%m-%d}: {reasons}.")
+        info["served_by"] = "source"
+        old = self.memory.get(req.symbol, key)
+        done = (req.span[0], min(req.span[1], self._finished_until(req.interval)))
+        frame, spans = got[0], [done]
+        if old is not None:
+            frame, spans = _combine(old[0], frame), [*old[1], done]
+        self.memory.put(req.symbol, key, frame, merge(spans))
+        return got[0]
 
     def _from_tier(self, tier: MemoryTier | RedisTier | None,
                    req: Request) -> tuple[pd.DataFrame, Ranges] | None:
@@ -255,15 +307,15 @@ class HistoryService:
             log.warning("History store unreadable, fetching instead: %s", err)
             return empty_ohlcv(), ()
 
-    def _fetch_missing(self, req: Request, covered: Ranges, info: dict[str, Any]
-                       ) -> tuple[pd.DataFrame, list[Range]]:
+    def _fetch_missing(self, req: Request, names: tuple[str, ...], covered: Ranges,
+                       info: dict[str, Any]) -> tuple[pd.DataFrame, list[Range]]:
         from core.data.frames import empty_ohlcv
 
         parts: list[pd.DataFrame] = []
         spans: list[Range] = []
         finished = self._finished_until(req.interval)
         for gap in missing(covered, *req.span):
-            got = self._fetch_gap(req, gap, info)
+            got = self._fetch_gap(req, names, gap, info)
             if got is None:
                 continue
             frame, source = got
@@ -271,16 +323,15 @@ class HistoryService:
             done = (gap[0], min(gap[1], finished))
             if done[1] > done[0]:
                 spans.append(done)
-            if source != SIMULATOR:
-                self._store(req, frame, done, source, info)
+            self._store(req, frame, done, source, info)
         return (_combine(*parts) if parts else empty_ohlcv()), spans
 
-    def _fetch_gap(self, req: Request, gap: Range, info: dict[str, Any]
-                   ) -> tuple[pd.DataFrame, str] | None:
+    def _fetch_gap(self, req: Request, names: tuple[str, ...], gap: Range,
+                   info: dict[str, Any]) -> tuple[pd.DataFrame, str] | None:
         start = pd.Timestamp(gap[0], unit="us", tz="UTC")
         end = pd.Timestamp(gap[1], unit="us", tz="UTC")
         reasons = []
-        for name in self._order(req.symbol):
+        for name in names:
             source = self.sources.get(name)
             if source is None:
                 continue
@@ -318,15 +369,9 @@ class HistoryService:
             info["notes"].append(f"{len(changes)} stored value(s) replaced by newer data "
                                  f"from {source}")
 
-    def _remember(self, req: Request, frame: pd.DataFrame, spans: Ranges,
-                  info: dict[str, Any]) -> None:
-        """Put the loaded bars into the memory and Redis tiers, merged with what they hold.
-
-        Simulated bars stay in memory: Redis is shared with other processes and must only hold
-        downloaded history.
-        """
-        simulated = SIMULATOR in info["sources"]
-        for tier in (self.memory, None if simulated else self.redis):
+    def _remember(self, req: Request, frame: pd.DataFrame, spans: Ranges) -> None:
+        """Put downloaded bars into the memory and Redis tiers, merged with what they hold."""
+        for tier in (self.memory, self.redis):
             if tier is None:
                 continue
             old = tier.get(req.symbol, req.interval)

@@ -16,7 +16,7 @@ from tests.redis_server import RedisServer
 
 
 def bars(start: str, n: int, base: float = 100.0) -> pd.DataFrame:
-    index = pd.date_range(start, periods=n, freq="D", tz="UTC", name="Date")
+    index = pd.date_range(start, periods=n, freq="D", tz="UTC", name="Date", unit="ns")
     close = base + np.arange(n, dtype=float)
     return pd.DataFrame({"Open": close - 0.5, "High": close + 1, "Low": close - 1,
                          "Close": close, "Volume": 1000.0 + np.arange(n)}, index=index)

@@ -52,7 +52,8 @@ def _frame(rows: list) -> pd.DataFrame:
     if not rows:
         return empty_ohlcv()
     data = np.array([r[1:] for r in rows], dtype=float)
-    index = pd.to_datetime(np.array([r[0] for r in rows], dtype=np.int64), unit="us", utc=True)
+    index = pd.to_datetime(np.array([r[0] for r in rows], dtype=np.int64), unit="us",
+                           utc=True).as_unit("ns")
     frame = pd.DataFrame(data, index=index.rename("Date"), columns=list(OHLCV))
     return frame
 
