@@ -225,26 +225,34 @@ def _settings(args: argparse.Namespace, run: Callable[..., Any]) -> dict[str, An
 
 
 def _load_data(data: str, option: str = "--data") -> tuple[Any, str | None]:
-    """The OHLCV frame for ``--data`` and, for a symbol, a note that the bars are simulated.
+    """The OHLCV frame for ``--data`` and a note on where a symbol's bars came from.
 
-    ``option`` names the command-line option in messages (``--data2`` for a pair's second leg).
+    A path is read as a file; a symbol goes through the history service (the symbol's configured
+    sources, then the offline simulator; cached in the store). ``option`` names the
+    command-line option in messages (``--data2`` for a pair's second leg).
     """
-    from core.backtest.io import load_ohlcv, looks_like_path, simulated_ohlcv
+    from core.data.history import load_history
     from core.errors import DataError, InvalidSymbol, UnknownSymbol
 
-    if looks_like_path(data):
-        return load_ohlcv(data), None
-    settings = load_settings(os.environ)
     try:
-        frame = simulated_ohlcv(data, seed=settings.sim_seed,
-                                market_hours=settings.sim_market_hours)
+        frame = load_history(data, interval="1d")
     except (InvalidSymbol, UnknownSymbol) as exc:
-        raise DataError(f"{option} {data!r} is neither a .csv/.parquet file nor a symbol the "
-                        f"offline simulator knows: {exc}") from None
-    note = (f"SIMULATED data: daily bars of {data.strip().upper()} drawn by the offline market "
-            f"simulator (seed {settings.sim_seed}, {len(frame):,} bars over 10 years); not real "
-            "prices.")
-    return frame, note
+        raise DataError(f"{option} {data!r} is neither a .csv/.parquet file nor a known "
+                        f"symbol: {exc}") from None
+    except DataError as exc:
+        raise DataError(f"{option} {data!r}: {exc}") from None
+    info = frame.attrs.get("history", {})
+    if info.get("served_by") == "file":
+        return frame, None
+    name = info.get("symbol", data.strip().upper())
+    if info.get("sources") == ["simulator"]:
+        settings = load_settings(os.environ)
+        return frame, (f"SIMULATED data: daily bars of {name} drawn by the offline market "
+                       f"simulator (seed {settings.sim_seed}, {len(frame):,} bars); not real "
+                       "prices.")
+    via = ", ".join(info.get("sources") or []) or "the history cache"
+    return frame, (f"Daily bars of {name} from {via} ({len(frame):,} bars, served by "
+                   f"{info.get('served_by', 'source')}).")
 
 
 def _bound(text: str | None, index: Any, option: str, *, end: bool) -> Any:

@@ -45,7 +45,9 @@ def test_json_matches_run_backtest(goog_csv: Path, capsys: pytest.CaptureFixture
     assert code == 0
     payload = json.loads(out)  # exactly one JSON object on stdout
     assert set(payload) == {"stats", "trades", "equity"}
-    expected = run_backtest(GOOG, "sma_cross", {"fast": 10, "slow": 30}, cash=10000)
+    # history from files is in UTC (core.data.frames); GOOG's naive dates are UTC days
+    expected = run_backtest(GOOG.tz_localize("UTC"), "sma_cross", {"fast": 10, "slow": 30},
+                            cash=10000)
     stats = payload["stats"]
     assert set(KEYS) <= set(stats)
     assert stats["final_equity"] == pytest.approx(expected.stats["final_equity"])
