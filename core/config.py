@@ -59,6 +59,9 @@ class Settings:
     binance_url: str = "wss://stream.binance.com:9443"
     polygon_url: str = "wss://socket.massive.com/stocks"
     alpaca_url: str = "wss://stream.data.alpaca.markets/v2/iex"
+    binance_rest_url: str = "https://api.binance.com"
+    polygon_rest_url: str = "https://api.polygon.io"
+    alpaca_data_url: str = "https://data.alpaca.markets"
     yahoo_poll_s: float = 5.0
     stale_after_s: float = 5.0
     failback_after_s: float = 30.0
@@ -223,7 +226,8 @@ def _typed_settings(get: Callable[[str], str | None]) -> dict[str, object]:
         "GS_REPLAY_PATH": "replay_path", "GS_DATA_DIR": "data_dir",
         "GS_DATABASE_URL": "database_url", "GS_REDIS_URL": "redis_url",
         "GS_BINANCE_URL": "binance_url", "GS_POLYGON_URL": "polygon_url",
-        "GS_ALPACA_URL": "alpaca_url",
+        "GS_ALPACA_URL": "alpaca_url", "GS_BINANCE_REST_URL": "binance_rest_url",
+        "GS_POLYGON_REST_URL": "polygon_rest_url", "GS_ALPACA_DATA_URL": "alpaca_data_url",
     }
     for env_name, attr in texts.items():
         if (v := get(env_name)) is not None:
