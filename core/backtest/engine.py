@@ -301,7 +301,7 @@ def _trades_frame(index: pd.DatetimeIndex, rec: np.ndarray) -> pd.DataFrame:
         "entry_bar": entry_bar, "exit_bar": exit_bar, "entry_price": entry_price,
         "exit_price": exit_price, "size": size, "pnl": pnl, "return_pct": return_pct,
         "commission": fees, "exit_reason": reason,
-    })
+    }, copy=False)  # the arrays are fresh: no need for pandas to copy them again
 
 
 def run(data: pd.DataFrame | Bars, signals: np.ndarray | pd.Series | SignalSource,

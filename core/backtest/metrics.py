@@ -340,7 +340,8 @@ def _validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame | None:
         raise TypeError(f"trades must be a pandas DataFrame or None, got {type(trades).__name__}")
     if trades.empty:
         return None
-    missing = [c for c in _REQUIRED_TRADE_COLUMNS if c not in trades.columns]
+    present = set(trades.columns)
+    missing = [c for c in _REQUIRED_TRADE_COLUMNS if c not in present]
     if missing:
         raise ValueError(f"trades lacks column(s) {missing}; expected {list(TRADE_COLUMNS)}")
     return trades

@@ -23,6 +23,58 @@ def ema(values: np.ndarray, n: int) -> np.ndarray:
     return pd.Series(values).ewm(span=n, adjust=False, min_periods=n).mean().to_numpy()
 
 
+@jit
+def rolling_mean(values: np.ndarray, n: int) -> np.ndarray:
+    """``pd.Series(values).rolling(n).mean()``, bit for bit, compiled.
+
+    The same arithmetic as pandas' ``roll_mean``: a running sum with separate Kahan
+    compensations for added and removed values, the count of negative values (a mean of all
+    positive values is never negative) and the run of identical values (a window of one repeated
+    value gives exactly that value). NaN values are skipped; the first ``n - 1`` outputs, and any
+    window with fewer than ``n`` valid values, are NaN. Bit-identical results matter: a crossover
+    strategy must change position on the same bars as backtesting.py, which uses pandas.
+    """
+    size = values.shape[0]
+    out = np.empty(size)
+    nobs, neg_ct, same = 0, 0, 0
+    total, comp_add, comp_remove = 0.0, 0.0, 0.0
+    prev = values[0] if size else np.nan
+    for i in range(size):
+        if i >= n:  # first remove the value leaving the window, as pandas does
+            old = values[i - n]
+            if not np.isnan(old):
+                nobs -= 1
+                y = -old - comp_remove
+                t = total + y
+                comp_remove = t - total - y
+                total = t
+                if np.signbit(old):
+                    neg_ct -= 1
+        val = values[i]
+        if not np.isnan(val):  # then add the new one
+            nobs += 1
+            y = val - comp_add
+            t = total + y
+            comp_add = t - total - y
+            total = t
+            if np.signbit(val):
+                neg_ct += 1
+            same = same + 1 if val == prev else 1
+            prev = val
+        if nobs >= n and nobs > 0:
+            mean = total / nobs
+            if same >= nobs:
+                mean = prev
+            elif neg_ct == 0 and mean < 0:
+                mean = 0.0
+            elif neg_ct == nobs and mean > 0:
+                mean = 0.0
+            out[i] = mean
+        else:
+            out[i] = np.nan
+    return out
+
+
 def rolling_mean_std(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling ``n``-bar mean and population standard deviation (``ddof=0``)."""
     roll = pd.Series(values).rolling(n)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from core.backtest.data import Bars
 from core.backtest.strategies._crossover import CrossoverStrategy, cross_signals
+from core.backtest.strategies._indicators import rolling_mean
 from core.backtest.strategies.base import Param
 
 
 def sma(values: np.ndarray, n: int) -> np.ndarray:
     """``n``-bar simple moving average, NaN for the first ``n - 1`` bars.
 
-    Computed with pandas' rolling mean, the same arithmetic as backtesting.py's ``SMA`` helper, so
-    crossovers land on the same bars even where the two averages nearly touch.
+    Bit for bit pandas' rolling mean (:func:`rolling_mean`, compiled), the arithmetic of
+    backtesting.py's ``SMA`` helper, so crossovers land on the same bars even where the two
+    averages nearly touch.
     """
-    return pd.Series(values).rolling(n).mean().to_numpy()
+    return rolling_mean(np.asarray(values, dtype=np.float64), int(n))
 
 
 class SmaCross(CrossoverStrategy):
