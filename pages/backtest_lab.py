@@ -18,8 +18,9 @@ from components.backtest_charts import (
     monthly_heatmap_figure,
     trades_figure,
 )
-from components.backtest_data import simulated_bars, source_bars, uploaded_bars
+from components.backtest_data import uploaded_bars
 from components.exports import render_downloads
+from components.history import get_history_service
 from components.portfolio_form import (
     PortfolioForm,
     portfolio_closes,
@@ -31,8 +32,10 @@ from components.runtime import get_runtime
 from components.strategy_form import param_inputs
 from core.backtest import run_backtest, run_pairs, run_portfolio
 from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
+from core.data.frames import canonical
+from core.data.prepare import POLICY_LABELS, Prepared, prepare_history
+from core.data.sources.registry import configured
 from core.errors import DataError, GSError, ValidationError
-from core.feeds.base import HistorySource
 from core.feeds.simulator import CATALOG
 
 runtime = get_runtime()
@@ -43,11 +46,11 @@ for problem in PLUGIN_ERRORS.values():
     st.warning(f"A strategy plugin was not loaded: {problem}")
 
 names = list(STRATEGIES)
-feed = runtime.hub.source
-real_history = isinstance(feed, HistorySource) and not feed.simulated
+history = get_history_service()
+real_sources = configured(runtime.settings)
 choices = ["Simulated history", "Upload CSV/Parquet"]
-if real_history:
-    choices.insert(0, f"Market data ({feed.name})")
+if real_sources:
+    choices.insert(0, f"Market data ({', '.join(real_sources)})")
 catalog = sorted(CATALOG)
 MODES = ("Single symbol", "Portfolio")
 if "bt_mode_next" in st.session_state:  # a reopened run picks its mode before the radio exists
@@ -58,11 +61,9 @@ mode = st.radio("Mode", MODES, horizontal=True, key="bt_mode",
 
 
 def _daily(symbol: str, years: int, market: bool) -> pd.DataFrame:
-    """Daily bars of ``symbol`` from the market data source or the simulator."""
-    today = datetime.now(UTC).date().isoformat()
-    if market:
-        return source_bars(feed, symbol, years, today)
-    return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+    """Daily bars of ``symbol`` through the history service: its sources, or the simulator."""
+    start = pd.Timestamp(datetime.now(UTC).date(), tz="UTC") - pd.DateOffset(years=years)
+    return history.load(symbol, start, None, "1d", only=None if market else ["simulator"])
 
 
 def _run_portfolio(form: PortfolioForm) -> dict | None:
@@ -172,6 +173,11 @@ with left:
         upload = st.file_uploader("OHLCV file (Date, Open, High, Low, Close, Volume)",
                                   type=["csv", "parquet"])
     data_slot = st.empty()
+    policy = st.selectbox(
+        "Gaps in the data", list(POLICY_LABELS), format_func=POLICY_LABELS.get,
+        help="Missing sessions are found against the trading calendar (weekends and holidays "
+             "are not gaps). Filled bars are marked; the data quality score is shown with the "
+             "results.")
     strategy_name = st.selectbox("Strategy", names, index=names.index("sma_cross"),
                                  format_func=lambda n: STRATEGIES[n].title or n)
     leg_b = None
@@ -205,20 +211,38 @@ with right.form("backtest"):
 
 def _load() -> pd.DataFrame:
     if upload is not None:
-        return uploaded_bars(upload.name, upload.getvalue())
+        return canonical(uploaded_bars(upload.name, upload.getvalue()))
     if symbol is None:
         raise DataError("Upload a CSV or Parquet file first, or choose simulated history.")
-    today = datetime.now(UTC).date().isoformat()
-    if source.startswith("Market data"):
-        return source_bars(feed, symbol, years, today)
-    return simulated_bars(symbol, runtime.settings.sim_seed, years, today)
+    return _daily(symbol, years, source.startswith("Market data"))
+
+
+def _next_source(data: pd.DataFrame) -> pd.DataFrame | None:
+    """The same range from the second source in the symbol's list (None for files)."""
+    if symbol is None or not source.startswith("Market data"):
+        return None
+    served = data.attrs.get("history", {}).get("sources", [])
+    names = [n for n in history.sources if n not in served]
+    if not names:
+        return None
+    try:
+        return history.load(symbol, data.index[0], data.index[-1] + pd.Timedelta(days=1), "1d",
+                            only=names)
+    except GSError:
+        return None
+
+
+def _prepare(data: pd.DataFrame) -> Prepared:
+    backup = _next_source(data) if policy == "next_source" else None
+    if policy == "next_source" and backup is None:
+        raise DataError("There is no next source for this data (simulated history and uploaded "
+                        "files have only one); choose another gap policy.")
+    return prepare_history(data, symbol, "1d", policy, next_source=backup)
 
 
 def _pairs(data: pd.DataFrame) -> SimpleNamespace:
     """Both legs traded by run_pairs; its orders stand in for trades on the page."""
-    today = datetime.now(UTC).date().isoformat()
-    other = (source_bars(feed, leg_b, years, today) if source.startswith("Market data")
-             else simulated_bars(leg_b, runtime.settings.sim_seed, years, today))
+    other = _daily(leg_b, years, source.startswith("Market data"))
     close_a = data["Close"].rename(symbol or "A")
     close_b = other["Close"].rename(leg_b).reindex(data.index).ffill()
     keys = ("lookback", "z_lookback", "entry_z", "exit_z")
@@ -230,8 +254,7 @@ def _pairs(data: pd.DataFrame) -> SimpleNamespace:
 def _benchmark(data: pd.DataFrame) -> pd.Series | None:
     if benchmark_choice not in CATALOG:
         return None
-    today = datetime.now(UTC).date().isoformat()
-    other = simulated_bars(benchmark_choice, runtime.settings.sim_seed, 20, today)["Close"]
+    other = _daily(benchmark_choice, 20, market=False)["Close"]
     aligned = other.reindex(data.index.union(other.index)).ffill().reindex(data.index)
     if aligned.isna().all():
         raise ValidationError(f"The benchmark {benchmark_choice} has no prices in this range.")
@@ -252,18 +275,31 @@ def _window(data: pd.DataFrame, first: date | None, last: date | None) -> pd.Dat
     return window
 
 
-def _run() -> tuple[pd.DataFrame, pd.Series | None, object] | None:
+def _run() -> tuple[pd.DataFrame, pd.Series | None, object, dict] | None:
     """Run with the form's values; show any problem next to the field it is about."""
     try:
         loaded = _load()
     except GSError as exc:
         data_slot.error(str(exc), icon=":material/error:")
         return None
+    origin = dict(loaded.attrs.get("history", {}))
     try:
         data = _window(loaded, start, end)
     except GSError as exc:
         date_slot.error(str(exc), icon=":material/error:")
         return None
+    try:
+        prepared = _prepare(data)
+    except GSError as exc:
+        data_slot.error(str(exc), icon=":material/error:")
+        return None
+    data = prepared.frame
+    quality = {"quality_score": prepared.report.score, "calendar": prepared.calendar,
+               "gap_policy": policy, "bars_filled": prepared.filled,
+               "gaps_left": sum(g.missing for g in prepared.gaps_left),
+               "warnings": [r.name for r in prepared.report.results if not r.passed],
+               "sources": origin.get("sources") or ["file"],
+               "served_by": origin.get("served_by", "file")}
     try:
         benchmark = _benchmark(data)
         if leg_b is not None:
@@ -275,17 +311,17 @@ def _run() -> tuple[pd.DataFrame, pd.Series | None, object] | None:
         slot = param_slot if str(exc).startswith(f"{strategy_name}:") else right
         slot.error(str(exc), icon=":material/error:")
         return None
-    return data, benchmark, run
+    return data, benchmark, run, quality
 
 
 outcome = _run() if submitted else None
 if outcome is not None:
-    data, benchmark, run = outcome
+    data, benchmark, run, quality = outcome
     label = symbol or (upload.name if upload else "data")
     if leg_b is not None:
         label = f"{label}/{leg_b}"
     title = f"{label} · {strategy_name}({', '.join(f'{k}={v}' for k, v in params.items())})"
-    config = {"data": label, "simulated": source == "Simulated history",
+    config = {"data": label, "simulated": "simulator" in quality["sources"], **quality,
               "benchmark": benchmark_choice, "strategy": strategy_name,
               "params": params, "cash": cash, "commission": commission, "spread": spread,
               "fill": fill, "start": str(data.index[0]), "end": str(data.index[-1])}
@@ -308,6 +344,14 @@ if result:
     st.subheader(result["title"])
     if result["config"].get("simulated"):
         st.caption("Simulated history from the built-in market simulator, not real prices.")
+    if (score := result["config"].get("quality_score")) is not None:
+        cfg = result["config"]
+        flagged = ", ".join(cfg.get("warnings") or []) or "no rule failed"
+        st.caption(f"Data quality {score:.1f}/100 ({flagged}) · {cfg.get('calendar')} calendar"
+                   f" · {cfg.get('bars_filled', 0)} bar(s) filled"
+                   f" ({POLICY_LABELS.get(cfg.get('gap_policy'), '')}),"
+                   f" {cfg.get('gaps_left', 0)} missing · from"
+                   f" {', '.join(cfg.get('sources', []))} ({cfg.get('served_by')})")
     k = st.columns(6)
     k[0].metric("Return", f"{stats['return_pct']:.2f}%",
                 f"{stats['return_pct'] - (stats.get('buy_hold_return_pct') or 0):+.2f} pts "

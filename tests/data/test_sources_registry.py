@@ -16,6 +16,7 @@ from core.data.sources.simulator import SimulatorHistory
 from core.data.sources.yahoo import YahooHistory
 
 KEYS = {"GS_POLYGON_API_KEY": "pk-reg-1", "GS_ALPACA_KEY": "AKREG", "GS_ALPACA_SECRET": "sk-reg-2"}
+ALL = "binance,polygon,alpaca,yahoo"
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
@@ -27,7 +28,7 @@ def test_defaults_are_the_vendors_hosts_and_env_overrides_them(tmp_path: Path) -
     assert s.binance_rest_url == "https://api.binance.com"
     assert s.polygon_rest_url == "https://api.polygon.io"
     assert s.alpaca_data_url == "https://data.alpaca.markets"
-    s = settings(tmp_path, GS_BINANCE_REST_URL="http://127.0.0.1:1", **KEYS,
+    s = settings(tmp_path, GS_SOURCE=ALL, GS_BINANCE_REST_URL="http://127.0.0.1:1", **KEYS,
                  GS_POLYGON_REST_URL="http://127.0.0.1:2", GS_ALPACA_DATA_URL="http://127.0.0.1:3")
     sources = build_sources(s)
     assert isinstance(sources["binance"], BinanceHistory)
@@ -42,7 +43,8 @@ def test_defaults_are_the_vendors_hosts_and_env_overrides_them(tmp_path: Path) -
 
 
 def test_without_keys_only_the_keyless_sources_and_the_simulator(tmp_path: Path) -> None:
-    s = settings(tmp_path, GS_ALPACA_KEY="AKONLY")  # a key id without its secret is not enough
+    # a key id without its secret is not enough
+    s = settings(tmp_path, GS_SOURCE=ALL, GS_ALPACA_KEY="AKONLY")
     sources = build_sources(s)
     assert set(sources) == {"binance", "yahoo", "simulator"}
     assert isinstance(sources["yahoo"], YahooHistory)
@@ -52,8 +54,14 @@ def test_without_keys_only_the_keyless_sources_and_the_simulator(tmp_path: Path)
     assert sources_for("AAPL", s) == ["yahoo", "simulator"]
 
 
+def test_a_fresh_machine_has_only_the_simulator(tmp_path: Path) -> None:
+    s = settings(tmp_path, **KEYS)  # keys alone switch nothing on: GS_SOURCE does
+    assert set(build_sources(s)) == {"simulator"}
+    assert sources_for("AAPL", s) == sources_for("BTCUSDT", s) == ["simulator"]
+
+
 def test_order_per_asset_class_with_every_source_configured(tmp_path: Path) -> None:
-    s = settings(tmp_path, **KEYS)
+    s = settings(tmp_path, GS_SOURCE=ALL, **KEYS)
     assert set(build_sources(s)) == {"binance", "polygon", "alpaca", "yahoo", "simulator"}
     assert sources_for("BTCUSDT", s) == ["binance", "yahoo", "simulator"]
     assert sources_for("AAPL", s) == ["polygon", "alpaca", "yahoo", "simulator"]
@@ -63,13 +71,13 @@ def test_order_per_asset_class_with_every_source_configured(tmp_path: Path) -> N
 
 
 def test_routes_choose_and_order_the_sources(tmp_path: Path) -> None:
-    s = settings(tmp_path, **KEYS, GS_ROUTE_CRYPTO="yahoo",
+    s = settings(tmp_path, **KEYS, GS_SOURCE=ALL, GS_ROUTE_CRYPTO="yahoo",
                  GS_ROUTE_EQUITY="alpaca,simulator,polygon")
     assert sources_for("ETHUSDT", s) == ["yahoo", "simulator"]
     assert sources_for("MSFT", s) == ["alpaca", "polygon", "simulator"]
-    assert "binance" not in build_sources(s)
-    s = settings(tmp_path, GS_ROUTE_CRYPTO="yahoo", GS_SOURCE="binance")  # a running source counts
-    assert "binance" in build_sources(s)
+    s = settings(tmp_path, GS_ROUTE_CRYPTO="yahoo", GS_SOURCE="binance")
+    assert "binance" in build_sources(s) and "yahoo" not in build_sources(s)
+    assert sources_for("ETHUSDT", s) == ["simulator"]  # routed to a source that is not on
 
 
 def test_the_simulator_follows_the_simulator_settings(tmp_path: Path) -> None:

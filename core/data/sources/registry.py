@@ -1,9 +1,11 @@
 """Which history sources exist for a process, and in which order to ask them for a symbol.
 
-A source is *configured* when it is named in ``GS_SOURCE`` or in a route (``GS_ROUTE_CRYPTO``,
-``GS_ROUTE_EQUITY``; by default crypto routes to binance then yahoo, equities to polygon, alpaca,
-yahoo) and, for the keyed venues, its credentials are set: ``GS_POLYGON_API_KEY`` for polygon,
-``GS_ALPACA_KEY`` and ``GS_ALPACA_SECRET`` for alpaca. The simulator is always there.
+A source is *configured* when ``GS_SOURCE`` names it (real sources switch on by config; the
+default, ``simulator``, keeps a fresh machine offline) and, for the keyed venues, its credentials
+are set: ``GS_POLYGON_API_KEY`` for polygon, ``GS_ALPACA_KEY`` and ``GS_ALPACA_SECRET`` for
+alpaca. The routes (``GS_ROUTE_CRYPTO``, ``GS_ROUTE_EQUITY``; by default crypto binance then
+yahoo, equities polygon, alpaca, yahoo) only order the configured sources. The simulator is
+always there.
 
 :func:`sources_for` orders them for one symbol: the symbol's asset class route (crypto:
 ``GS_ROUTE_CRYPTO``; equities and indices: ``GS_ROUTE_EQUITY``), keeping the configured sources
@@ -32,7 +34,7 @@ SIMULATOR = "simulator"
 
 def configured(settings: Settings) -> list[str]:
     """Names of the configured network sources, in :data:`SERVES` order."""
-    named = {*settings.sources, *settings.route_crypto, *settings.route_equity}
+    named = set(settings.sources)  # routes only order what GS_SOURCE switches on
     keys = {
         "polygon": bool(settings.secret("GS_POLYGON_API_KEY")),
         "alpaca": bool(settings.secret("GS_ALPACA_KEY") and settings.secret("GS_ALPACA_SECRET")),
