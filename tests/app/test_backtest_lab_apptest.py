@@ -112,3 +112,32 @@ def test_pairs_trades_both_legs_from_the_form() -> None:
     assert "AAPL/QQQ · pairs" in at.subheader[0].value
     orders = next(d.value for d in at.dataframe if "symbol" in d.value.columns)
     assert set(orders["symbol"]) == {"AAPL", "QQQ"}
+
+
+def test_the_data_quality_score_of_the_run_is_shown_and_stored() -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from core.backtest.io import simulated_ohlcv
+    from core.data.frames import canonical
+    from core.data.prepare import prepare_history
+
+    at = _run(_lab())
+    assert not at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("Data quality"))
+    today = pd.Timestamp(datetime.now(UTC).date(), tz="UTC")
+    bars = canonical(simulated_ohlcv("AAPL", seed=42, years=10, end=today.to_pydatetime()))
+    bars = bars[bars.index >= today - pd.DateOffset(years=10)]
+    expected = prepare_history(bars, "AAPL")
+    assert f"Data quality {expected.report.score:.1f}/100" in caption
+    assert "24/7 calendar" in caption and "0 bar(s) filled" in caption
+    assert "simulator" in caption
+
+
+def test_filling_from_a_next_source_without_one_is_explained() -> None:
+    at = _lab()
+    next(s for s in at.selectbox if s.label == "Gaps in the data").set_value("next_source")
+    at = _run(at)
+    assert not at.exception and not at.metric
+    assert "no next source" in at.error[0].value
