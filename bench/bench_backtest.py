@@ -42,7 +42,7 @@ from backtesting.test import GOOG, SMA  # noqa: E402
 
 START, END = "<!-- bench_backtest:start -->", "<!-- bench_backtest:end -->"
 SECTION = "## Backtest engine (`bench/bench_backtest.py`)"
-GOAL_DAILY_MS, GOAL_MINUTE_S = 1.5, 1.0
+GOAL_MINUTE_S = 1.0
 COMMISSION = 0.002
 NOTES = """How to read it:
 - Each call is timed with the garbage collector paused (as `timeit` does), on both sides.
@@ -50,6 +50,7 @@ NOTES = """How to read it:
   (GOOG with commission 0.002, and the 1M-bar run). backtesting.py's `run()` includes its
   statistics, so the fair end-to-end comparison is the `run_backtest` row; the engine row is
   validation + vectorised signals + compiled loop + trades/equity frames.
+- The statistics (`core/backtest/stats_kernel.py`) and the moving averages are compiled too.
 - The loop is compiled by numba (`cache=True`): the first run in a process loads it from the cache
   (a cold cache compiles it in about 3 s); later runs pay only pandas work around it. Without
   numba the same loop runs as plain Python (about 5 ms on GOOG).
@@ -146,10 +147,10 @@ def measure(runs: int, minute_runs: int, reference_1m: bool) -> list[tuple[str, 
         "ref": lambda: backtesting_py(GOOG),
     }, runs)
     rows = [
-        ("GOOG daily SmaCross(10, 30), engine `run` (goal < 1.5 ms), ms",
+        ("GOOG daily SmaCross(10, 30), engine `run` (no statistics), ms",
          f"{daily['engine'] * 1e3:.2f}", f"{daily['ref'] * 1e3:.1f}",
          f"{daily['ref'] / daily['engine']:.0f}x"),
-        ("GOOG daily SmaCross(10, 30), `run_backtest` incl. `compute_stats`, ms",
+        ("GOOG daily SmaCross(10, 30), `run_backtest` incl. `compute_stats` (goal: 20x), ms",
          f"{daily['api'] * 1e3:.2f}", f"{daily['ref'] * 1e3:.1f}",
          f"{daily['ref'] / daily['api']:.1f}x"),
         ("GOOG first run in this process (numba loads the compiled loop from its cache), ms",
@@ -189,7 +190,7 @@ def measure(runs: int, minute_runs: int, reference_1m: bool) -> list[tuple[str, 
          f"{minute['plain']:.3f}", ref_label, speedup),
         (f"  same with stop-loss, take-profit and trailing stop ({n_stopped:,} exits by them), s",
          f"{minute['stops']:.3f}", "n/a", "n/a"),
-        ("  of which signals (two pandas rolling means, crossovers), s",
+        ("  of which signals (two compiled rolling means, bit-identical to pandas), s",
          f"{minute['signals']:.3f}", "n/a", "n/a"),
     ]
     return rows
