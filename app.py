@@ -16,6 +16,8 @@ navigation = st.navigation([
             default=True, url_path="live-quotes"),
     st.Page("pages/backtest_lab.py", title="Backtest Lab", icon=":material/science:",
             url_path="backtest-lab"),
+    st.Page("pages/data_quality.py", title="Data Quality", icon=":material/fact_check:",
+            url_path="data-quality"),
 ])
 
 try:

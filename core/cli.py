@@ -7,6 +7,9 @@ of app replicas started with the same ``GS_REDIS_URL`` show its quotes.
 history of a symbol and prints the key statistics, or with ``--json`` one JSON object of stats,
 trades and equity. With ``--data2`` (``--strategy pairs``) it trades both legs of a pair, and with
 ``--portfolio`` it runs a target-weights portfolio; see :mod:`core.cli_backtest`.
+
+``gsig data check PATH_OR_SYMBOL`` prints the data-quality report of a symbol's history or of an
+OHLCV file; see :mod:`core.cli_data`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--report-every", type=float, default=10.0,
                       help="seconds between status lines (default: 10)")
     _backtest_parser(sub)
+    from core.cli_data import add_data_parser
+
+    add_data_parser(sub)
     return parser
 
 
@@ -404,6 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _feed(args)
         if args.command == "backtest":
             return _backtest(args)
+        if args.command == "data":
+            from core.cli_data import run_data
+
+            return run_data(args)
     except GSError as exc:
         print(f"gsig: {exc}", file=sys.stderr)
         return 2
