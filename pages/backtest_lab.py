@@ -34,7 +34,7 @@ from core.backtest import run_backtest, run_pairs, run_portfolio
 from core.backtest.strategies import PLUGIN_ERRORS, STRATEGIES, load_plugins
 from core.data.frames import canonical
 from core.data.prepare import POLICY_LABELS, Prepared, prepare_history
-from core.data.sources.registry import configured
+from core.data.sources.registry import configured, sources_for
 from core.errors import DataError, GSError, ValidationError
 from core.feeds.simulator import CATALOG
 
@@ -218,25 +218,31 @@ def _load() -> pd.DataFrame:
 
 
 def _next_source(data: pd.DataFrame) -> pd.DataFrame | None:
-    """The same range from the second source in the symbol's list (None for files)."""
+    """The same range straight from the next real source in the symbol's list (None if none).
+
+    Fetched directly, not through the caches (which would hand back the same bars), and never
+    from the simulator: simulated bars must not fill real history.
+    """
     if symbol is None or not source.startswith("Market data"):
         return None
-    served = data.attrs.get("history", {}).get("sources", [])
-    names = [n for n in history.sources if n not in served]
-    if not names:
-        return None
-    try:
-        return history.load(symbol, data.index[0], data.index[-1] + pd.Timedelta(days=1), "1d",
-                            only=names)
-    except GSError:
-        return None
+    served = set(data.attrs.get("history", {}).get("sources", []))
+    order = [n for n in sources_for(symbol, runtime.settings) if n != "simulator"]
+    start_at = order.index(max(served, key=order.index)) + 1 if served & set(order) else 1
+    for name in order[start_at:]:
+        try:
+            return canonical(history.sources[name].fetch(
+                symbol, data.index[0], data.index[-1] + pd.Timedelta(days=1), "1d"))
+        except GSError:
+            continue
+    return None
 
 
 def _prepare(data: pd.DataFrame) -> Prepared:
     backup = _next_source(data) if policy == "next_source" else None
     if policy == "next_source" and backup is None:
         raise DataError("There is no next source for this data (simulated history and uploaded "
-                        "files have only one); choose another gap policy.")
+                        "files have only one, and a symbol needs a second real source that "
+                        "answers); choose another gap policy.")
     return prepare_history(data, symbol, "1d", policy, next_source=backup)
 
 

@@ -175,7 +175,8 @@ class HistoryService:
         request = self._request(symbol, start, end, interval, only, refresh)
         with self._lock_for(request.symbol, request.interval):
             frame, info = self._load(request)
-        frame.attrs["history"] = info
+        frame = frame.copy()  # never the object a cache tier holds
+        frame.attrs = {"history": info}
         return frame
 
     def stats(self) -> dict[str, Any]:
@@ -247,12 +248,14 @@ class HistoryService:
                 if tier is self.redis:
                     self.memory.put(req.symbol, req.interval, *cached)
                 info["served_by"] = tier.name
+                info["sources"] = list(cached[0].attrs.get("sources", []))
                 return _slice(cached[0], span)
         stored, covered = self._from_sql(req, info)
         if self.sql is not None and covers(covered, *span) and not req.refresh:
             self.counts["sql_hits"] += 1
             info["served_by"] = "sql"
-            self._remember(req, stored, (span,))
+            info["sources"] = list(stored.attrs.get("sources", []))
+            self._remember(req, stored, (span,), info["sources"])
             return stored
         fetched, fetched_spans = self._fetch_missing(req, real, () if req.refresh else covered,
                                                      info)
@@ -260,10 +263,11 @@ class HistoryService:
         if not len(frame):
             return None
         info["served_by"] = "source" if not len(stored) else "sql+source"
+        info["sources"] = sorted({*stored.attrs.get("sources", []), *info["sources"]})
         known = merge([r for r in covered if r[0] < span[1] and r[1] > span[0]]
                       + list(fetched_spans))
         self._remember(req, frame, tuple((max(a, span[0]), min(b, span[1])) for a, b in known
-                                         if min(b, span[1]) > max(a, span[0])))
+                                         if min(b, span[1]) > max(a, span[0])), info["sources"])
         return frame
 
     def _simulated(self, req: Request, info: dict[str, Any]) -> pd.DataFrame:
@@ -369,17 +373,21 @@ class HistoryService:
             info["notes"].append(f"{len(changes)} stored value(s) replaced by newer data "
                                  f"from {source}")
 
-    def _remember(self, req: Request, frame: pd.DataFrame, spans: Ranges) -> None:
-        """Put downloaded bars into the memory and Redis tiers, merged with what they hold."""
+    def _remember(self, req: Request, frame: pd.DataFrame, spans: Ranges,
+                  sources: list[str]) -> None:
+        """Put downloaded bars into the memory and Redis tiers, merged with what they hold.
+
+        The entry's ``attrs["sources"]`` keeps which sources its bars came from.
+        """
         for tier in (self.memory, self.redis):
             if tier is None:
                 continue
             old = tier.get(req.symbol, req.interval)
-            if old is not None:
-                merged = _combine(old[0], frame)
-                tier.put(req.symbol, req.interval, merged, merge([*old[1], *spans]))
-            else:
-                tier.put(req.symbol, req.interval, frame, merge(list(spans)))
+            entry = _combine(old[0], frame) if old is not None else frame.copy()
+            known = old[0].attrs.get("sources", []) if old is not None else []
+            entry.attrs = {"sources": sorted({*known, *sources})}
+            tier.put(req.symbol, req.interval, entry,
+                     merge([*(old[1] if old is not None else ()), *spans]))
 
     def close(self) -> None:
         """Release the Redis connection (the store engine belongs to its owner)."""

@@ -204,3 +204,30 @@ def test_load_history_with_a_malformed_file_is_a_clear_error(tmp_path):
     path.write_text("Date,Open,High,Low,Close\n2024-01-01,1,2,x,1\n")
     with pytest.raises(DataError, match="bad.csv"):
         load_history(path)
+
+
+def test_changing_a_returned_frame_never_changes_the_cache(venue, fast_http, store):
+    service = make_service(venue, fast_http, store)
+    first = service.load("BTCUSDT", "2024-01-01", "2024-02-01")
+    first.iloc[0, first.columns.get_loc("Close")] = -1.0
+    again = service.load("BTCUSDT", "2024-01-01", "2024-02-01")
+    assert again.attrs["history"]["served_by"] == "memory"
+    assert again["Close"].iloc[0] == BARS.loc["2024-01-01", "Close"].item()
+
+
+def test_every_tier_knows_which_source_its_bars_came_from(venue, fast_http, store):
+    server = RedisServer()
+    server.start()
+    try:
+        a = make_service(venue, fast_http, store, redis=RedisTier.from_url(server.url))
+        a.load("BTCUSDT", "2024-01-01", "2024-02-01")
+        assert a.load("BTCUSDT", "2024-01-01", "2024-02-01").attrs["history"]["sources"] == [
+            "binance"]  # memory
+        b = make_service(venue, fast_http, None, redis=RedisTier.from_url(server.url))
+        hit = b.load("BTCUSDT", "2024-01-01", "2024-02-01").attrs["history"]
+        assert (hit["served_by"], hit["sources"]) == ("redis", ["binance"])
+        c = make_service(venue, fast_http, store)
+        hit = c.load("BTCUSDT", "2024-01-01", "2024-02-01").attrs["history"]
+        assert (hit["served_by"], hit["sources"]) == ("sql", ["binance"])
+    finally:
+        server.close()

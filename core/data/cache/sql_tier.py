@@ -85,14 +85,22 @@ class SqlTier:
 
     def get(self, symbol: str, interval: str, start_us: int, end_us: int
             ) -> tuple[pd.DataFrame, Ranges]:
-        """Bars with a start in ``[start_us, end_us)`` and every covered range of the symbol."""
+        """Bars with a start in ``[start_us, end_us)`` and every covered range of the symbol.
+
+        The frame's ``attrs["sources"]`` lists the sources those bars came from.
+        """
         query = (select(bars_t.c.start_us, *(bars_t.c[c] for c in _COLUMNS))
                  .where(bars_t.c.symbol == symbol, bars_t.c.interval == interval,
                         bars_t.c.start_us >= start_us, bars_t.c.start_us < end_us)
                  .order_by(bars_t.c.start_us))
         covered = self.ranges(symbol, interval)
+        names = (select(bars_t.c.source).distinct()
+                 .where(bars_t.c.symbol == symbol, bars_t.c.interval == interval,
+                        bars_t.c.start_us >= start_us, bars_t.c.start_us < end_us))
         with store_errors(self._engine, "read history bars from"), self._engine.connect() as c:
-            return _frame(c.execute(query).all()), covered
+            frame = _frame(c.execute(query).all())
+            frame.attrs["sources"] = sorted(c.execute(names).scalars())
+        return frame, covered
 
     def put(self, symbol: str, interval: str, frame: pd.DataFrame, fetched: Range, source: str,
             now_us: int) -> list[BarChange]:
