@@ -12,7 +12,10 @@ pytestmark = pytest.mark.slow
 def test_fill_the_form_run_a_backtest_and_see_the_kpis(page, tmp_path) -> None:  # noqa: ANN001
     with streamlit_server({"GS_DATA_DIR": str(tmp_path)}, tmp_path / "app.log") as url:
         page.goto(url)
-        page.get_by_role("link", name="Backtest Lab").click()  # the sidebar menu
+        # until app.py has run once, Streamlit's menu lists the bare files in pages/: wait for
+        # the default page before following the registered link
+        page.get_by_role("heading", name="Live Quotes").wait_for()
+        page.get_by_role("link", name="Backtest Lab", exact=True).click()  # the sidebar menu
         page.get_by_role("heading", name="Backtest Lab").wait_for()
         page.get_by_role("spinbutton", name="fast").fill("12")
         page.get_by_role("spinbutton", name="slow").fill("40")
