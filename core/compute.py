@@ -20,7 +20,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    InvalidStateError,
+    ProcessPoolExecutor,
+    wait,
+)
 from typing import Any, Protocol, TypeVar
 
 from core.errors import GSError
@@ -189,12 +195,25 @@ def _as_concurrent(dask_future: Any) -> Future:
             out.cancel()
             return
         try:
-            out.set_result(f.result())
+            value = f.result()
         except BaseException as exc:  # the task's own error, re-raised by result()
-            out.set_exception(exc)
+            _settle(out, exc)
+            return
+        _settle(out, value, ok=True)
 
     dask_future.add_done_callback(done)
     return out
+
+
+def _settle(out: Future, value: Any, ok: bool = False) -> None:
+    """Resolve ``out``, unless the caller cancelled it first (a task that ended meanwhile)."""
+    try:
+        if ok:
+            out.set_result(value)
+        else:
+            out.set_exception(value)
+    except InvalidStateError:
+        pass
 
 
 _DEFAULT: Executor | None = None
