@@ -18,6 +18,8 @@ navigation = st.navigation([
             url_path="backtest-lab"),
     st.Page("pages/data_quality.py", title="Data Quality", icon=":material/fact_check:",
             url_path="data-quality"),
+    st.Page("pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:",
+            url_path="monte-carlo"),
 ])
 
 try:
