@@ -10,6 +10,10 @@ trades and equity. With ``--data2`` (``--strategy pairs``) it trades both legs o
 
 ``gsig data check PATH_OR_SYMBOL`` prints the data-quality report of a symbol's history or of an
 OHLCV file; see :mod:`core.cli_data`.
+
+``gsig optimize --data PATH_OR_SYMBOL --strategy sma_cross --grid fast=5:50:5 --grid
+slow=10:200:10`` searches a strategy's parameters (grid, random or genetic); see
+:mod:`core.cli_research`.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     from core.cli_data import add_data_parser
 
     add_data_parser(sub)
+    from core.cli_research import add_optimize_parser
+
+    add_optimize_parser(sub)
     return parser
 
 
@@ -414,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from core.cli_data import run_data
 
             return run_data(args)
+        if args.command == "optimize":
+            from core.cli_research import run_optimize
+
+            return run_optimize(args)
     except GSError as exc:
         print(f"gsig: {exc}", file=sys.stderr)
         return 2
