@@ -18,6 +18,8 @@ navigation = st.navigation([
             url_path="backtest-lab"),
     st.Page("pages/data_quality.py", title="Data Quality", icon=":material/fact_check:",
             url_path="data-quality"),
+    st.Page("pages/walk_forward.py", title="Walk-Forward", icon=":material/timeline:",
+            url_path="walk-forward"),
     st.Page("pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:",
             url_path="monte-carlo"),
 ])
