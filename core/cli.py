@@ -51,9 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     from core.cli_data import add_data_parser
 
     add_data_parser(sub)
+    from core.cli_montecarlo import add_montecarlo_parser
     from core.cli_research import add_optimize_parser
+    from core.cli_walkforward import add_walkforward_parser
 
     add_optimize_parser(sub)
+    add_walkforward_parser(sub)
+    add_montecarlo_parser(sub)
     return parser
 
 
@@ -425,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from core.cli_research import run_optimize
 
             return run_optimize(args)
+        if args.command == "walkforward":
+            from core.cli_walkforward import run_walkforward
+
+            return run_walkforward(args)
+        if args.command == "montecarlo":
+            from core.cli_montecarlo import run_montecarlo
+
+            return run_montecarlo(args)
     except GSError as exc:
         print(f"gsig: {exc}", file=sys.stderr)
         return 2
