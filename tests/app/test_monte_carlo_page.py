@@ -97,3 +97,18 @@ def test_trade_resampling_uses_the_backtest_trades() -> None:
     # every path reshuffles the same trades: the same final equity on every path
     finals = result.distributions["final_return"]
     assert finals.max() - finals.min() < 1e-9
+
+
+def test_cancel_stops_a_running_job_and_says_so() -> None:
+    at = _page()
+    at.number_input(key="mc.paths").set_value(200_000)
+    at.number_input(key="mc.horizon").set_value(2_000)
+    at = next(b for b in at.button if b.label == "Run Monte Carlo").click().run()
+    job = at.session_state["mc.job"]
+    assert not job.finished
+    assert at.get("progress"), "a progress bar while the job runs"
+    at = at.button(key="mc.job-cancel").click().run()
+    at = _finish(at)
+    assert job.token.cancelled
+    assert any("Cancelled" in e.value for e in at.error)
+    assert not at.metric  # nothing of the cancelled run is shown

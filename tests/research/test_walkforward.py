@@ -216,6 +216,22 @@ def test_executors_give_identical_results(bars: pd.DataFrame) -> None:
     assert calls[-1] == (3, 3)
 
 
+def test_a_dask_cluster_gives_the_serial_result(bars: pd.DataFrame) -> None:
+    from distributed import Client, LocalCluster
+
+    from core.compute import DaskExecutor
+
+    data = bars.iloc[:800]
+    kwargs = {"splitter": RollingSplit(320, 160), "constraint": "fast < slow",
+              "commission": 0.001}
+    serial = walk_forward(data, "sma_cross", GRID, executor=SerialExecutor(), **kwargs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        dask = walk_forward(data, "sma_cross", GRID, executor=DaskExecutor(client), **kwargs)
+    pd.testing.assert_series_equal(dask.stitched_equity, serial.stitched_equity)
+    pd.testing.assert_frame_equal(dask.summary, serial.summary)
+
+
 def test_progress_and_cancel(bars: pd.DataFrame) -> None:
     calls: list[tuple[int, int]] = []
     walk_forward(bars.iloc[:640], "sma_cross", {"fast": [3], "slow": [8]},
