@@ -80,6 +80,16 @@ def load_bars(choice: DataChoice) -> pd.DataFrame:
     return get_history_service().load(choice.symbol, start, None, "1d", only=only)
 
 
+def is_simulated(bars: pd.DataFrame) -> bool:
+    """Whether the simulator drew these bars (asked for, or the fallback of a market symbol)."""
+    return "simulator" in bars.attrs.get("history", {}).get("sources", [])
+
+
+def history_notes(bars: pd.DataFrame) -> list[str]:
+    """What the history service could not fetch or had to replace, for an ``st.warning``."""
+    return list(bars.attrs.get("history", {}).get("notes", []))
+
+
 def strategy_inputs(key: str, names: list[str] | None = None) -> tuple[str, type[Strategy]]:
     """A strategy select box (registered strategies, ``names`` only when given)."""
     options = names or [n for n in STRATEGIES if n != "pairs"]
@@ -99,5 +109,5 @@ def broker_inputs(key: str) -> dict[str, float]:
     return {"cash": float(cash), "commission": float(commission)}
 
 
-__all__ = ["DataChoice", "broker_inputs", "data_inputs", "load_bars", "param_inputs",
-           "strategy_inputs"]
+__all__ = ["DataChoice", "broker_inputs", "data_inputs", "history_notes", "is_simulated",
+           "load_bars", "param_inputs", "strategy_inputs"]

@@ -17,12 +17,18 @@ _LAYOUT = {"height": 360, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
 
 
 def _default_range(spec: Any) -> tuple[float, float, float]:
-    """Half to twice the default, in about four to eight steps."""
+    """Half to twice the default in about four to eight steps, within the spec's bounds."""
     default = spec.default
-    low = spec.min if spec.min is not None else 1
+    low = spec.min if spec.min is not None else (1 if spec.type is int else 0.0)
     if spec.type is int:
-        return max(low, default // 2), default * 2, max(1, int(default) // 4)
-    return max(low, default / 2), default * 2, default * 1.5 / 4
+        lo, hi, step = max(low, default // 2), max(default * 2, low + 4), max(1, default // 4)
+    elif default > 0:
+        lo, hi, step = max(low, default / 2), default * 2, default * 1.5 / 4
+    else:  # a float switched off by default (e.g. a filter at 0): a small range from it
+        lo, hi, step = low, low + 1.0, 0.25
+    if spec.max is not None:
+        hi = min(hi, spec.max)
+    return lo, hi, step
 
 
 def _values(start: float, stop: float, step: float, is_int: bool) -> list[Any]:

@@ -241,18 +241,30 @@ def _settings(args: argparse.Namespace, run: Callable[..., Any]) -> dict[str, An
     return settings
 
 
-def _load_data(data: str, option: str = "--data") -> tuple[Any, str | None]:
+def _load_data(data: str, option: str = "--data", start: str | None = None,
+               end: str | None = None) -> tuple[Any, str | None]:
     """The OHLCV frame for ``--data`` and a note on where a symbol's bars came from.
 
     A path is read as a file; a symbol goes through the history service (the symbol's configured
     sources, then the offline simulator; cached in the store). ``option`` names the
-    command-line option in messages (``--data2`` for a pair's second leg).
+    command-line option in messages (``--data2`` for a pair's second leg). ``start``/``end``
+    (``--start``/``--end``, the end day included) bound what a symbol's sources are asked for;
+    without them a symbol gets its last ten years.
     """
+    import pandas as pd
+
+    from core.backtest.io import looks_like_path
     from core.data.history import load_history
     from core.errors import DataError, InvalidSymbol, UnknownSymbol
 
     try:
-        frame = load_history(data, interval="1d")
+        upto = None if not end else pd.Timestamp(end) + pd.Timedelta(days=1)
+    except ValueError:
+        raise DataError(f"--end {end!r} is not a date; use e.g. 2024-12-31.") from None
+    if looks_like_path(data):  # a file is read whole; --start/--end slice it afterwards
+        start = upto = None
+    try:
+        frame = load_history(data, start or None, upto, interval="1d")
     except (InvalidSymbol, UnknownSymbol) as exc:
         raise DataError(f"{option} {data!r} is neither a .csv/.parquet file nor a known "
                         f"symbol: {exc}") from None
@@ -268,8 +280,9 @@ def _load_data(data: str, option: str = "--data") -> tuple[Any, str | None]:
                        f"simulator (seed {settings.sim_seed}, {len(frame):,} bars); not real "
                        "prices.")
     via = ", ".join(info.get("sources") or []) or "the history cache"
+    notes = "".join(f" Note: {n}." for n in info.get("notes") or [])
     return frame, (f"Daily bars of {name} from {via} ({len(frame):,} bars, served by "
-                   f"{info.get('served_by', 'source')}).")
+                   f"{info.get('served_by', 'source')}).{notes}")
 
 
 def _bound(text: str | None, index: Any, option: str, *, end: bool) -> Any:
@@ -401,7 +414,7 @@ def _backtest(args: argparse.Namespace) -> int:
     strategy = get_strategy(args.strategy)
     params = _parse_params(strategy, args.param)
     settings = _settings(args, run_backtest)
-    frame, note = _load_data(data)
+    frame, note = _load_data(data, start=args.start, end=args.end)
     frame = _slice(frame, args.start, args.end)
     result = run_backtest(frame, strategy, params, **settings)
     if args.json:

@@ -27,6 +27,8 @@ from concurrent.futures import (
     ProcessPoolExecutor,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from typing import Any, Protocol, TypeVar
 
 from core.errors import GSError
@@ -115,14 +117,23 @@ class LocalExecutor:
     def _get_pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=self.max_workers)
+                # forkserver, not fork: the app process runs threads (Streamlit, the feed hub),
+                # and forking a threaded process can leave a worker holding a dead lock
+                self._pool = ProcessPoolExecutor(max_workers=self.max_workers,
+                                                 mp_context=get_context("forkserver"))
             return self._pool
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> list[R]:
         _check(cancel)
-        futures = [self._get_pool().submit(fn, item) for item in items]
-        return _collect(futures, progress, cancel)
+        try:
+            futures = [self._get_pool().submit(fn, item) for item in items]
+            return _collect(futures, progress, cancel)
+        except BrokenProcessPool:
+            with self._lock:  # the next job gets a fresh pool
+                self._pool = None
+            raise GSError("A worker process died during the job (out of memory?); try again "
+                          "with a smaller job.") from None
 
     def close(self) -> None:
         with self._lock:

@@ -226,8 +226,11 @@ def _next_source(data: pd.DataFrame) -> pd.DataFrame | None:
     if symbol is None or not source.startswith("Market data"):
         return None
     served = set(data.attrs.get("history", {}).get("sources", []))
+    if "simulator" in served:  # simulated history is never filled with real bars
+        return None
     order = [n for n in sources_for(symbol, runtime.settings) if n != "simulator"]
-    start_at = order.index(max(served, key=order.index)) + 1 if served & set(order) else 1
+    known = served & set(order)
+    start_at = max(order.index(n) for n in known) + 1 if known else 1
     for name in order[start_at:]:
         try:
             return canonical(history.sources[name].fetch(
@@ -249,6 +252,10 @@ def _prepare(data: pd.DataFrame) -> Prepared:
 def _pairs(data: pd.DataFrame) -> SimpleNamespace:
     """Both legs traded by run_pairs; its orders stand in for trades on the page."""
     other = _daily(leg_b, years, source.startswith("Market data"))
+    sims = ["simulator" in d.attrs.get("history", {}).get("sources", []) for d in (data, other)]
+    if sims[0] != sims[1]:
+        raise DataError(f"{leg_b if sims[1] else symbol} has no real history here, so its bars "
+                        "would be simulated: a pair needs both legs real (or both simulated).")
     close_a = data["Close"].rename(symbol or "A")
     close_b = other["Close"].rename(leg_b).reindex(data.index).ffill()
     keys = ("lookback", "z_lookback", "entry_z", "exit_z")
@@ -304,7 +311,7 @@ def _run() -> tuple[pd.DataFrame, pd.Series | None, object, dict] | None:
                "gap_policy": policy, "bars_filled": prepared.filled,
                "gaps_left": sum(g.missing for g in prepared.gaps_left),
                "warnings": [r.name for r in prepared.report.results if not r.passed],
-               "sources": origin.get("sources") or ["file"],
+               "sources": origin.get("sources") or ["file"], "notes": origin.get("notes", []),
                "served_by": origin.get("served_by", "file")}
     try:
         benchmark = _benchmark(data)
@@ -350,6 +357,8 @@ if result:
     st.subheader(result["title"])
     if result["config"].get("simulated"):
         st.caption("Simulated history from the built-in market simulator, not real prices.")
+    for note in result["config"].get("notes") or []:
+        st.warning(f"History: {note}.")
     if (score := result["config"].get("quality_score")) is not None:
         cfg = result["config"]
         flagged = ", ".join(cfg.get("warnings") or []) or "no rule failed"

@@ -10,6 +10,8 @@ from components.montecarlo_view import render_result
 from components.research_inputs import (
     broker_inputs,
     data_inputs,
+    history_notes,
+    is_simulated,
     load_bars,
     param_inputs,
     strategy_inputs,
@@ -83,7 +85,8 @@ def _job(bars: pd.DataFrame):  # noqa: ANN202 - the job function of components.j
             Gap(float(gap) / 100), VolatilityShock(float(vol), int(vol_days))))
         return {"result": result, "stress": stress.table, "title":
                 f"{choice.label} · {name}({', '.join(f'{k}={v}' for k, v in params.items())})"
-                f" · {METHOD_LABELS[method]}", "simulated": choice.simulated}
+                f" · {METHOD_LABELS[method]}", "simulated": is_simulated(bars),
+                "notes": history_notes(bars)}
     return run
 
 
@@ -105,4 +108,6 @@ if outcome is not None:
         st.subheader(shown["title"])
         if shown["simulated"]:
             st.caption("Simulated history from the built-in market simulator, not real prices.")
+        for note in shown.get("notes", []):
+            st.warning(f"History: {note}.")
         render_result(shown["result"], shown["stress"])

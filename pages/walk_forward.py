@@ -6,7 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from components.jobs import job_outcome, render_job, start_job
-from components.research_inputs import broker_inputs, data_inputs, load_bars, strategy_inputs
+from components.research_inputs import (
+    broker_inputs,
+    data_inputs,
+    history_notes,
+    is_simulated,
+    load_bars,
+    strategy_inputs,
+)
 from components.runtime import get_runtime
 from components.walkforward_view import grid_inputs, render_result
 from core.errors import GSError
@@ -57,7 +64,8 @@ def _job(bars: pd.DataFrame):  # noqa: ANN202 - the job function of components.j
                               objective=objective, min_trades=int(min_trades),
                               progress=progress, cancel=cancel, **broker)
         return {"result": result, "sig": assess_significance(result, bars, seed=0),
-                "close": bars["Close"], "simulated": choice.simulated,
+                "close": bars["Close"], "simulated": is_simulated(bars),
+                "notes": history_notes(bars),
                 "title": f"{choice.label} · {name} · {len(result.folds)} folds "
                          f"({'anchored' if anchored else 'rolling'} {train}/{test} bars)"}
     return run
@@ -84,4 +92,6 @@ if outcome is not None:
         st.subheader(shown["title"])
         if shown["simulated"]:
             st.caption("Simulated history from the built-in market simulator, not real prices.")
+        for note in shown.get("notes", []):
+            st.warning(f"History: {note}.")
         render_result(shown["result"], shown["sig"], shown["close"])

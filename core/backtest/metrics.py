@@ -374,7 +374,7 @@ def _safe_div(num: float, den: float) -> float:
 
 def _clean(value: Any) -> Any:
     """numpy scalars to Python scalars, infinities to NaN."""
-    if isinstance(value, float):
+    if type(value) is float:  # exactly float: np.float64 (a subclass) is converted below
         return value if math.isfinite(value) or math.isnan(value) else _NAN
     if isinstance(value, np.integer | int) and not isinstance(value, bool):
         return int(value)

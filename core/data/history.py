@@ -216,10 +216,13 @@ class HistoryService:
             return self._locks.setdefault((symbol, interval), threading.Lock())
 
     def _finished_until(self, interval: str) -> int:
-        """Start (µs) of the bar in progress: ranges after it are not remembered as fetched."""
+        """End (µs) of what may be remembered as fetched: bars starting before it are finished.
+
+        A bar is final once ``start + length <= now``. Sources do not all align bars on the clock
+        (Yahoo's US hourly bars start at :30), so this does not round to the interval grid.
+        """
         length = _us(pd.Timestamp(0, tz="UTC") + check_interval(interval))
-        now_us = int(self._clock() * 1_000_000)
-        return now_us // length * length
+        return int(self._clock() * 1_000_000) - length + 1
 
     def _load(self, req: Request) -> tuple[pd.DataFrame, dict[str, Any]]:
         self.counts["lookups"] += 1

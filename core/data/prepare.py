@@ -16,6 +16,7 @@ from core.data.calendars import CRYPTO_CALENDAR, calendar_name
 from core.data.frames import FILLED
 from core.data.gaps import Gap, fill_gaps, find_gaps
 from core.data.validate import QualityReport, validate
+from core.errors import DataError
 
 POLICY_LABELS: dict[str, str] = {
     "leave": "Leave gaps and flag them",
@@ -35,7 +36,8 @@ class Prepared:
     frame : pandas.DataFrame
         Canonical bars with a ``Filled`` column (True for bars the policy added).
     calendar : str
-        The trading calendar the gaps were measured against.
+        The trading calendar the gaps were measured against ("" when daily bars are not dated
+        by session, so no calendar applies).
     policy : str
         The fill policy applied.
     filled : int
@@ -96,7 +98,22 @@ def prepare_history(frame: pd.DataFrame, symbol: str | None, interval: str = "1d
     ------
     ValidationError
         An unknown policy, or ``next_source`` without a frame.
+    DataError
+        No bars, or a fill policy on daily bars that are not dated by session.
     """
+    if not len(frame):
+        raise DataError("There are no bars to prepare.")
+    if interval == "1d" and not (frame.index == frame.index.normalize()).all():
+        # daily bars stamped at another hour (e.g. New York midnight) cannot be matched with
+        # session dates: score them without a calendar and refuse to invent bars
+        if policy != "leave":
+            raise DataError("Filling gaps needs daily bars dated by session (00:00 UTC); these "
+                            "are stamped at other times of day. Choose 'Leave gaps and flag "
+                            "them'.")
+        report = validate(frame)
+        out = frame.copy()
+        out[FILLED] = False
+        return Prepared(out, "", policy, 0, [], report)
     calendar = data_calendar(frame, symbol)
     gaps = find_gaps(frame, calendar, interval, start=frame.index[0], end=frame.index[-1])
     result = fill_gaps(frame, gaps, policy, next_source=next_source)

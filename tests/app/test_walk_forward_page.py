@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.backtest.io import simulated_ohlcv
+from core.backtest.strategies import STRATEGIES
 from core.data.frames import canonical
 from core.errors import GSError
 from core.research.splitters import RollingSplit
@@ -91,3 +92,11 @@ def test_an_empty_grid_is_refused_in_the_form() -> None:
     assert not at.exception
     assert "at least one value" in at.error[0].value
     assert "wf.job" not in at.session_state
+
+
+@pytest.mark.parametrize("strategy", [n for n in STRATEGIES if n != "pairs"])
+def test_every_strategy_gets_a_valid_default_grid(strategy: str) -> None:
+    at = _page()
+    at.selectbox(key="wf.strategy").set_value(strategy)
+    at = at.run()
+    assert not at.exception

@@ -95,12 +95,17 @@ def test_incremental_load_asks_only_for_the_missing_range(venue, fast_http, stor
     assert frame.attrs["history"]["served_by"] == "sql+source"
 
 
-def test_the_bar_in_progress_is_fetched_again_but_nothing_before_it(venue, fast_http, store):
+def test_a_bar_in_progress_is_fetched_again_but_nothing_before_it(venue, fast_http, store):
     service = make_service(venue, fast_http, store)
     service.load("BTCUSDT", "2024-06-01", "2024-07-02")
     venue.requests.clear()
     frame = service.load("BTCUSDT", "2024-06-01", "2024-07-02")
-    assert [a[0] for a in klines_asked(venue)] == [pd.Timestamp("2024-07-01", tz="UTC")]
+    # only bars that ended by now (12:00) were remembered: 06-30 00:00 ended at 07-01 00:00, so
+    # the next load asks again from just after 06-30 12:00 and gets the 07-01 bar again
+    asked = klines_asked(venue)
+    assert len(asked) == 1
+    assert pd.Timestamp("2024-06-30 12:00", tz="UTC") <= asked[0][0] < pd.Timestamp(
+        "2024-07-01", tz="UTC")
     assert frame.index[-1] == pd.Timestamp("2024-07-01", tz="UTC")
 
 
@@ -231,3 +236,16 @@ def test_every_tier_knows_which_source_its_bars_came_from(venue, fast_http, stor
         assert (hit["served_by"], hit["sources"]) == ("sql", ["binance"])
     finally:
         server.close()
+
+
+def test_a_bar_not_aligned_on_the_clock_is_not_stored_before_it_ends(venue, fast_http, store):
+    hourly = make_bars("2024-07-01 08:30", 6, "h", seed=5)  # 08:30 .. 13:30, like Yahoo's
+    venue.add("BTCUSDT", "1h", hourly)
+    now = pd.Timestamp("2024-07-01 14:10", tz="UTC").timestamp()
+    sources = {"binance": BinanceHistory(venue.url, http=fast_http("binance"))}
+    service = HistoryService(sources, lambda s: ["binance"], sql=SqlTier(store.engine),
+                             clock=lambda: now)
+    service.load("BTCUSDT", "2024-07-01 08:00", "2024-07-01 15:00", "1h")
+    stored, covered = SqlTier(store.engine).get("BTCUSDT", "1h", 0, 2**62)
+    assert stored.index[-1] == pd.Timestamp("2024-07-01 12:30", tz="UTC")  # 13:30 still forming
+    assert covered[0][1] <= int(pd.Timestamp("2024-07-01 13:10:00.000001", tz="UTC").value) // 1000

@@ -48,3 +48,16 @@ def test_a_removed_session_is_flagged_or_filled_by_policy() -> None:
 def test_unknown_policy_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="Unknown fill policy"):
         prepare_history(WEEKDAYS, "AAPL", policy="interpolate")
+
+
+def test_daily_bars_not_dated_by_session_are_scored_but_never_filled() -> None:
+    new_york_midnight = WEEKDAYS.copy()
+    new_york_midnight.index = new_york_midnight.index + pd.Timedelta(hours=4)
+    left = prepare_history(new_york_midnight, "AAPL", policy="leave")
+    assert (left.filled, left.calendar, len(left.frame)) == (0, "", len(WEEKDAYS))
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="dated by session"):
+        prepare_history(new_york_midnight, "AAPL", policy="ffill")
+    with pytest.raises(DataError, match="no bars"):
+        prepare_history(WEEKDAYS.iloc[:0], "AAPL")
