@@ -107,3 +107,12 @@ def test_compiled_statistics_match_pandas_definitions(seed: int) -> None:
             assert np.isnan(stats[key]), key
         else:
             assert stats[key] == pytest.approx(value, rel=REL, abs=1e-12), key
+
+
+def test_every_number_is_a_plain_python_number() -> None:
+    equity = _equity(3)
+    stats = compute_stats(equity, _trades(equity, 3, "us"), benchmark=equity.shift(1).bfill())
+    for key, value in stats.items():
+        if key in ("start", "end"):
+            continue
+        assert type(value) in (float, int), (key, type(value))
