@@ -3,8 +3,8 @@
 A page calls :func:`start_job` with a function of ``(progress, cancel)`` (the core's research
 functions take both), then :func:`render_job` each run: while the job runs a fragment refreshes a
 progress bar twice a second and offers Cancel; when it ends the fragment reruns the page once, and
-:func:`job_outcome` hands the result (or the user-facing error) to the page. The thread never calls
-``st.*``: it only writes to the :class:`Job` object kept in the session.
+:func:`job_result` hands the result to the page (or shows the user-facing error). The thread
+never calls ``st.*``: it only writes to the :class:`Job` object kept in the session.
 """
 
 from __future__ import annotations
@@ -91,9 +91,16 @@ def render_job(key: str) -> None:
     _progress()
 
 
-def job_outcome(key: str) -> tuple[Any, str | None] | None:
-    """``(result, error)`` of the finished job under ``key``; None while it runs or if none."""
+def job_result(key: str) -> Any:
+    """The result of the finished job under ``key``; its error is shown instead.
+
+    Returns None while the job runs, when there is none, or when it failed or was cancelled
+    (then the user-facing message is on the page).
+    """
     job: Job | None = st.session_state.get(key)
     if job is None or not job.finished:
         return None
-    return job.result, job.error
+    if job.error:
+        st.error(job.error)
+        return None
+    return job.result

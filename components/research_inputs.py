@@ -90,6 +90,15 @@ def history_notes(bars: pd.DataFrame) -> list[str]:
     return list(bars.attrs.get("history", {}).get("notes", []))
 
 
+def render_run_header(shown: dict[str, Any]) -> None:
+    """Title of a finished research run, the simulated label and the history notes."""
+    st.subheader(shown["title"])
+    if shown["simulated"]:
+        st.caption("Simulated history from the built-in market simulator, not real prices.")
+    for note in shown.get("notes", []):
+        st.warning(f"History: {note}.")
+
+
 def strategy_inputs(key: str, names: list[str] | None = None) -> tuple[str, type[Strategy]]:
     """A strategy select box (registered strategies, ``names`` only when given)."""
     options = names or [n for n in STRATEGIES if n != "pairs"]
@@ -110,4 +119,4 @@ def broker_inputs(key: str) -> dict[str, float]:
 
 
 __all__ = ["DataChoice", "broker_inputs", "data_inputs", "history_notes", "is_simulated",
-           "load_bars", "param_inputs", "strategy_inputs"]
+           "load_bars", "param_inputs", "render_run_header", "strategy_inputs"]

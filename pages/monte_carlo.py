@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.jobs import job_outcome, render_job, start_job
+from components.jobs import job_result, render_job, start_job
 from components.montecarlo_view import render_result
 from components.research_inputs import (
     broker_inputs,
@@ -14,6 +14,7 @@ from components.research_inputs import (
     is_simulated,
     load_bars,
     param_inputs,
+    render_run_header,
     strategy_inputs,
 )
 from components.runtime import get_runtime
@@ -99,15 +100,6 @@ if submitted:
         start_job(JOB, "Monte Carlo", _job(bars))
 
 render_job(JOB)
-outcome = job_outcome(JOB)
-if outcome is not None:
-    shown, error = outcome
-    if error:
-        st.error(error)
-    else:
-        st.subheader(shown["title"])
-        if shown["simulated"]:
-            st.caption("Simulated history from the built-in market simulator, not real prices.")
-        for note in shown.get("notes", []):
-            st.warning(f"History: {note}.")
-        render_result(shown["result"], shown["stress"])
+if (shown := job_result(JOB)) is not None:
+    render_run_header(shown)
+    render_result(shown["result"], shown["stress"])
