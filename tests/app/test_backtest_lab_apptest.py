@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from streamlit.testing.v1 import AppTest
-
-from core.errors import GSError
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    from components.runtime import get_runtime
-
-    get_runtime.clear()
-    yield
-    try:
-        get_runtime().stop()
-    except GSError:
-        pass
-    finally:
-        get_runtime.clear()
 
 
 def _lab() -> AppTest:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -12,21 +11,6 @@ from streamlit.testing.v1 import AppTest
 from components.portfolio_form import EDITOR_KEY
 from core.backtest import run_portfolio
 from core.backtest.io import simulated_ohlcv
-from core.errors import GSError
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    from components.runtime import get_runtime
-
-    get_runtime.clear()
-    yield
-    try:
-        get_runtime().stop()
-    except GSError:
-        pass
-    finally:
-        get_runtime.clear()
 
 
 def _portfolio_lab(edits: dict | None = None) -> AppTest:

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.calendars import expected_index
 from core.data.validate import validate
-from core.errors import GSError
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    """A new runtime and history service per test (GS_SOURCE unset: the simulator, offline)."""
-    from components.history import get_history_service
-    from components.runtime import get_runtime
-
-    get_runtime.clear()
-    get_history_service.clear()
-    yield
-    try:
-        get_runtime().stop()
-    except GSError:
-        pass
-    finally:
-        get_history_service.clear()
-        get_runtime.clear()
 
 
 def _sessions_csv(*, high_below_close_at: int | None = None, drop: int | None = None) -> bytes:

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import DEFAULT_WATCHLIST
-from core.errors import GSError
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    """Each test gets its own runtime (and so its own temp database); stopped afterwards."""
-    from components.runtime import get_runtime
-
-    get_runtime.clear()
-    yield
-    try:
-        get_runtime().stop()
-    except GSError:
-        pass  # the test made a runtime that cannot start
-    finally:
-        get_runtime.clear()
 
 
 def _app(**params: str) -> AppTest:

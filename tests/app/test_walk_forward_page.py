@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -13,23 +12,8 @@ from streamlit.testing.v1 import AppTest
 from core.backtest.io import simulated_ohlcv
 from core.backtest.strategies import STRATEGIES
 from core.data.frames import canonical
-from core.errors import GSError
 from core.research.splitters import RollingSplit
 from core.research.walkforward import walk_forward
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    from components.runtime import get_runtime
-
-    get_runtime.clear()
-    yield
-    try:
-        get_runtime().stop()
-    except GSError:
-        pass
-    finally:
-        get_runtime.clear()
 
 
 def _page() -> AppTest:
