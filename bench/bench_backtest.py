@@ -40,7 +40,8 @@ from backtesting import Backtest, Strategy  # noqa: E402
 from backtesting.lib import crossover  # noqa: E402
 from backtesting.test import GOOG, SMA  # noqa: E402
 
-START, END = "<!-- bench_backtest:start -->", "<!-- bench_backtest:end -->"
+from bench.report import write_block  # noqa: E402
+
 SECTION = "## Backtest engine (`bench/bench_backtest.py`)"
 GOAL_MINUTE_S = 1.0
 COMMISSION = 0.002
@@ -210,17 +211,6 @@ def render(rows: list[tuple[str, str, str, str]], runs: int, minute_runs: int) -
     return "\n".join(lines + ["", NOTES])
 
 
-def write(table: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[:doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="runs per daily measure")
@@ -233,7 +223,7 @@ def main() -> None:
     table = render(rows, args.runs, args.minute_runs)
     print(table)
     if args.write:
-        write(table)
+        write_block("bench_backtest", SECTION, table)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import websocket
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_block  # noqa: E402
 from core.bus import InMemoryBus  # noqa: E402
 from core.feeds.aggregator import FeedHub  # noqa: E402
 from core.feeds.binance import BinanceConfig, BinanceSource  # noqa: E402
@@ -47,7 +48,6 @@ SYMBOL = "BTCUSDT"
 STREAM = "btcusdt@trade"
 PACED_RATE = 2_000
 GOAL_RATE, GOAL_P99_MS = 20_000, 20.0
-START, END = "<!-- bench_binance:start -->", "<!-- bench_binance:end -->"
 NOTES = """How to read it:
 - The venue is FakeBinance (websockets' threaded server) in a child process pushing
   `btcusdt@trade` frames; the client asks for `timeUnit=MICROSECOND`, so latency runs from the
@@ -266,18 +266,6 @@ def table(n: dict[str, float], seconds: float, rounds: int) -> str:
     return "\n".join(lines)
 
 
-def write(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[:doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = (doc.rstrip("\n") + f"\n\n## Binance feed (`bench/bench_binance.py`)\n\n{block}\n\n"
-               + NOTES)
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -291,7 +279,8 @@ def main() -> None:
     print("\nGoals " + ("MISSED" if missed else "met") + f": >= {GOAL_RATE:,} msg/s and p99 < "
           f"{GOAL_P99_MS:.0f} ms at {PACED_RATE:,} msg/s.")
     if args.write:
-        write(text)
+        write_block("bench_binance", "## Binance feed (`bench/bench_binance.py`)", text,
+                    trailer=NOTES)
 
 
 if __name__ == "__main__":

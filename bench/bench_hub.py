@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_block  # noqa: E402
 from core.bus import InMemoryBus  # noqa: E402
 from core.bus.codec import decode, encode  # noqa: E402
 from core.bus.redis_bus import RedisBus  # noqa: E402
@@ -247,15 +248,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        start, end = "<!-- bench_hub:start -->", "<!-- bench_hub:end -->"
-        block = f"{start}\n{table}\n{end}"
-        if start in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text += f"\n## Feed hub (`bench/bench_hub.py`)\n\n{block}\n"
-        path.write_text(text)
+        write_block("bench_hub", "## Feed hub (`bench/bench_hub.py`)", table)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-START, END = "<!-- bench_montecarlo:start -->", "<!-- bench_montecarlo:end -->"
+from bench.report import write_block  # noqa: E402
+
 SECTION = "## Monte Carlo (`bench/bench_montecarlo.py`)"
 GOAL_S, GOAL_MB = 1.0, 1024.0
 PERCENTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
@@ -169,17 +170,6 @@ def rows_for(paths: int, horizon: int, runs: int) -> list[tuple[str, str, str, s
     return rows
 
 
-def write(table: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[:doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--paths", type=int, default=100_000, help="paths per run")
@@ -195,7 +185,7 @@ def main() -> None:
                    args.runs)
     print(table)
     if args.write:
-        write(table)
+        write_block("bench_montecarlo", SECTION, table)
 
 
 if __name__ == "__main__":

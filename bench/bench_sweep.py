@@ -49,7 +49,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-START, END = "<!-- bench_sweep:start -->", "<!-- bench_sweep:end -->"
+from bench.report import write_block  # noqa: E402
+
 SECTION = "## Parameter sweep (`bench/bench_sweep.py`)"
 WINDOWS = (2, 101)
 N_BARS = 2520
@@ -256,17 +257,6 @@ def render(rows: list[tuple[str, str, str, str]], runs: int, vbt_runs: int,
     return "\n".join(lines + ["", NOTES])
 
 
-def write(table: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[:doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="warm runs of ours")
@@ -284,7 +274,7 @@ def main() -> None:
     table = render(rows, args.runs, args.vbt_runs, version)
     print(table)
     if args.write:
-        write(table)
+        write_block("bench_sweep", SECTION, table)
 
 
 if __name__ == "__main__":
