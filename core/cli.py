@@ -251,16 +251,11 @@ def _load_data(data: str, option: str = "--data", start: str | None = None,
     (``--start``/``--end``, the end day included) bound what a symbol's sources are asked for;
     without them a symbol gets its last ten years.
     """
-    import pandas as pd
-
     from core.backtest.io import looks_like_path
     from core.data.history import load_history
     from core.errors import DataError, InvalidSymbol, UnknownSymbol
 
-    try:
-        upto = None if not end else pd.Timestamp(end) + pd.Timedelta(days=1)
-    except ValueError:
-        raise DataError(f"--end {end!r} is not a date; use e.g. 2024-12-31.") from None
+    upto = end_exclusive(end)
     if looks_like_path(data):  # a file is read whole; --start/--end slice it afterwards
         start = upto = None
     try:
@@ -285,20 +280,39 @@ def _load_data(data: str, option: str = "--data", start: str | None = None,
                    f"{info.get('served_by', 'source')}).{notes}")
 
 
+def parse_date(text: str, option: str) -> Any:
+    """A ``--start``/``--end`` value as a Timestamp; a clear error when it is not a date."""
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(text.strip())
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ValidationError(f"{option} {text!r} is not a date; use e.g. 2024-12-31.")
+    return stamp
+
+
+def end_exclusive(text: str | None, option: str = "--end") -> Any:
+    """``--end`` as an exclusive bound: a date alone includes that whole day (None if absent)."""
+    import pandas as pd
+
+    if text is None or not text.strip():
+        return None
+    stamp = parse_date(text, option)
+    if ":" not in text and stamp == stamp.normalize():
+        stamp += pd.Timedelta(days=1)
+    return stamp
+
+
 def _bound(text: str | None, index: Any, option: str, *, end: bool) -> Any:
     """``--start``/``--end`` as a Timestamp comparable with ``index`` (None when not given)."""
     import pandas as pd
 
     if text is None:
         return None
-    try:
-        stamp = pd.Timestamp(text.strip())
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise ValidationError(f"{option} {text!r} is not a date; use e.g. 2012-01-31.")
-    if end and stamp == stamp.normalize() and ":" not in text:
-        stamp += pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # a date means the whole day
+    stamp = (end_exclusive(text, option) - pd.Timedelta(1, "ns") if end
+             else parse_date(text, option))
     if index.tz is not None:
         return stamp.tz_localize(index.tz) if stamp.tz is None else stamp.tz_convert(index.tz)
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tz is not None else stamp

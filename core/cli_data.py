@@ -27,12 +27,13 @@ from typing import Any
 
 import pandas as pd
 
+from core.cli import end_exclusive
 from core.data.calendars import EQUITY_CALENDAR, calendar_name, expected_index
 from core.data.frames import INTERVALS, canonical
 from core.data.gaps import POLICIES, Gap, fill_gaps
 from core.data.rules import OPT_IN, rule_names
 from core.data.validate import QualityReport, ValidationConfig, validate
-from core.errors import DataError, GSError, ValidationError
+from core.errors import GSError, ValidationError
 
 __all__ = ["DEFAULT_DAYS", "DataCheck", "FillOutcome", "add_data_parser", "check_frame",
            "default_start", "detect_anchor", "detect_interval", "fill_frame", "format_report",
@@ -394,21 +395,6 @@ def add_data_parser(sub: Any) -> None:
                        help="print one JSON object instead of the text report")
 
 
-def _end_bound(text: str | None) -> pd.Timestamp | None:
-    """``--end`` as an exclusive bound: a date alone includes that whole day."""
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text.strip())
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise DataError(f"--end {text!r} is not a date; use e.g. 2024-12-31.")
-    if ":" not in text and stamp == stamp.normalize():
-        stamp += pd.Timedelta(days=1)
-    return stamp
-
-
 def run_data(args: argparse.Namespace) -> int:
     """Run ``gsig data check`` for parsed ``args``; returns the exit code (GSError propagates)."""
     from core.backtest.io import looks_like_path
@@ -419,7 +405,7 @@ def run_data(args: argparse.Namespace) -> int:
     rules = None if args.rules is None else [r for item in args.rules for r in item.split(",")]
     config = validation_config(rules, iforest=args.iforest, outlier_z=args.outlier_z,
                                max_jump=args.max_jump)
-    target, end = args.target.strip(), _end_bound(args.end)
+    target, end = args.target.strip(), end_exclusive(args.end)
     if looks_like_path(target):
         frame = load_history(target, args.start, end)
         interval = args.interval or detect_interval(frame) or "1d"
