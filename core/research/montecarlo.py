@@ -383,12 +383,7 @@ class _Job:
 
     method: str
     horizon: int
-    mu: float
-    sigma: float
-    df: float
-    p: float
-    logsrc: np.ndarray
-    src: np.ndarray
+    model: _Model
     seeds: tuple[np.random.SeedSequence, ...]
     sizes: tuple[int, ...]
     rows: tuple[int, int]
@@ -408,22 +403,23 @@ def _draw(job: _Job, seed: np.random.SeedSequence, b: int) -> tuple[np.ndarray, 
     """The steps of one seed block: log returns and simple returns, each ``(horizon, b)``."""
     rng = np.random.default_rng(seed)
     shape = (job.horizon, b)
+    model = job.model
     if job.method in ("gbm", "student_t"):
         if job.method == "gbm":
             x = rng.standard_normal(shape)
         else:
-            x = rng.standard_t(job.df, shape)
-            x *= math.sqrt((job.df - 2.0) / job.df)
-        x *= job.sigma
-        x += job.mu
+            x = rng.standard_t(model.df, shape)
+            x *= math.sqrt((model.df - 2.0) / model.df)
+        x *= model.sigma
+        x += model.mu
         return x, np.expm1(x)
     u = rng.random(shape)
-    n = job.logsrc.shape[0]
+    n = model.logsrc.shape[0]
     if job.method == "trades_without_replacement":
         idx = _partial_permutations(u, n)
     else:
-        idx = _stationary_indices(u, job.p, n)
-    return job.logsrc[idx], job.src[idx]
+        idx = _stationary_indices(u, model.p, n)
+    return model.logsrc[idx], model.src[idx]
 
 
 def _replay(x: np.ndarray, r: np.ndarray, i: int) -> np.ndarray:
@@ -820,8 +816,7 @@ def monte_carlo(returns: Any, n_paths: int = 10_000, horizon: int | None = None,
     pct = np.empty((horizon, len(PERCENTILES)))
     first: list[_ChunkOut] = []
     for g, rows in enumerate(groups):
-        jobs = [_Job(method, horizon, model.mu, model.sigma, model.df, model.p, model.logsrc,
-                     model.src, seeds, sizes, rows) for seeds, sizes in plan]
+        jobs = [_Job(method, horizon, model, seeds, sizes, rows) for seeds, sizes in plan]
         report = None if progress is None else _offset(progress, g * len(plan), total)
         outs = executor.map(_run_chunk, jobs, progress=report, cancel=cancel)
         matrix = np.empty((rows[1] - rows[0], n_paths), dtype=np.float32)
