@@ -87,7 +87,7 @@ _DAY = pd.Timedelta(days=1)
 def _trades_weekends(index: pd.DatetimeIndex, conventions: MetricConventions) -> bool:
     """Whether the bars cover weekends, i.e. the market trades 7 days a week."""
     if index.tz is None and not index.hasnans:  # day of week straight from the int64 stamps
-        days = index.asi8 // _units_per_day(index)
+        days = index.asi8 // units_per_day(index)
         day_of_week = (days + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
     else:  # wall-clock day in the index's time zone
         day_of_week = index.day_of_week
@@ -95,7 +95,7 @@ def _trades_weekends(index: pd.DatetimeIndex, conventions: MetricConventions) ->
     return weekend_share > conventions.weekend_share_threshold
 
 
-def _units_per_day(index: pd.DatetimeIndex) -> int:
+def units_per_day(index: pd.DatetimeIndex) -> int:
     """Number of ticks of the index's resolution in one day."""
     return int(np.timedelta64(1, "D").astype(f"m8[{index.unit}]").astype(np.int64))
 

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from core.backtest import stats_kernel as K
-from core.backtest.conventions import DEFAULT_CONVENTIONS, infer_periods_per_year
+from core.backtest.conventions import DEFAULT_CONVENTIONS, infer_periods_per_year, units_per_day
 
 __all__ = ["TRADE_COLUMNS", "BacktestStats", "compute_stats"]
 
@@ -284,7 +284,7 @@ def compute_stats(
     returns = K.period_returns(values)  # on index[1:], NaN where undefined
     rf = float(np.power(1 + risk_free, 1.0 / periods_per_year) - 1.0) if risk_free else 0.0
     moments = K.return_moments(returns, rf)  # quantstats' to_excess_returns with nperiods
-    day = _units_per_day(index)
+    day = float(units_per_day(index))
     start, end = index[0], index[-1]
     result: dict[str, Any] = {
         "start": start,
@@ -357,11 +357,6 @@ def _float_values(series: pd.Series) -> np.ndarray:
     if series.dtype == _F8:
         return series.to_numpy()
     return series.astype(float).to_numpy()
-
-
-def _units_per_day(index: pd.DatetimeIndex) -> float:
-    """Number of int64 ticks of the index's resolution in one day."""
-    return float(np.timedelta64(1, "D").astype(f"m8[{index.unit}]").astype(np.int64))
 
 
 def _safe_div(num: float, den: float) -> float:
